@@ -1,0 +1,111 @@
+/**
+ * Hookcast configuration: the only reader of `process.env`. Parsed and validated once at start;
+ * a bad value fails with one clear line naming the variable.
+ */
+
+/** Which loops a process runs. */
+export type Role = "api" | "worker" | "all";
+
+export interface Config {
+  /** HTTP port; 0 picks a free one. Default 4000. */
+  readonly port: number;
+  /** Interface to listen on. Default `0.0.0.0` (`HOST`). */
+  readonly host: string;
+  /** `sqlite:<path>` (default `sqlite:./data/hookcast.sqlite`) or `mysql://user:pass@host:3306/db`. */
+  readonly databaseUrl: string;
+  /** Redis for cross-process live streams; unset = in-process only. */
+  readonly redisUrl?: string;
+  /** On an empty database, the first account gets this API key. */
+  readonly bootstrapApiKey?: string;
+  /** Allow loopback and private webhook targets (local development and tests only). Default false. */
+  readonly allowPrivateTargets: boolean;
+  /** Delays between delivery attempts, in ms; its length is the number of retries. */
+  readonly retryScheduleMs: readonly number[];
+  /** api, worker or all (default). */
+  readonly role: Role;
+  /** A hook whose every attempt failed for this long is disabled. Default 5 days. */
+  readonly disableAfterMs: number;
+  /** Attempts of delivered deliveries older than this are purged. Default 30 days. */
+  readonly retentionDays: number;
+  /** Deliveries in flight per worker process. Default 64. */
+  readonly deliveryConcurrency: number;
+  /** Deliveries in flight per hook per worker process. Default 16. */
+  readonly perHookInFlight: number;
+  /** Whole-request timeout of one webhook attempt, in ms. Default 15 s. */
+  readonly requestTimeoutMs: number;
+  /** TCP connect timeout of one webhook attempt, in ms. Default 5 s. */
+  readonly connectTimeoutMs: number;
+  /** pino level. Default info. */
+  readonly logLevel: string;
+}
+
+/** Raised for a bad environment variable; `main` prints its message alone and exits 1. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses a duration like `500ms`, `5s`, `30m`, `2h`, `5d` (a bare number is ms). */
+export function parseDuration(text: string, name: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
+  if (!match) throw new ConfigError(`${name}: "${text}" is not a duration (examples: 500ms, 5s, 30m, 2h, 5d)`);
+  return Math.round(Number(match[1]) * UNIT_MS[match[2] ?? "ms"]);
+}
+
+function parseIntVar(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name}: "${raw}" is not a whole number`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(`${name}: ${value} is outside ${min}..${max}`);
+  return value;
+}
+
+function parseBool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (/^(true|1|yes)$/i.test(raw)) return true;
+  if (/^(false|0|no)$/i.test(raw)) return false;
+  throw new ConfigError(`${name}: "${raw}" is not true or false`);
+}
+
+/** The default retry schedule of API.md. */
+export const DEFAULT_RETRY_SCHEDULE = "5s,5m,30m,2h,5h,10h,10h";
+
+/** Reads and validates the configuration from `env` (default `process.env`). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const databaseUrl = env.DATABASE_URL || "sqlite:./data/hookcast.sqlite";
+  if (!/^(sqlite:.+|mysql:\/\/.+|mariadb:\/\/.+)$/.test(databaseUrl)) {
+    throw new ConfigError(`DATABASE_URL: expected sqlite:<path> or mysql://user:pass@host:port/db`);
+  }
+  const role = (env.HOOKCAST_ROLE || "all") as Role;
+  if (!["api", "worker", "all"].includes(role)) throw new ConfigError(`HOOKCAST_ROLE: "${role}" is not api, worker or all`);
+  const schedule = (env.HOOKCAST_RETRY_SCHEDULE ?? DEFAULT_RETRY_SCHEDULE).trim();
+  const retryScheduleMs = schedule === "" ? [] : schedule.split(",").map((part) => parseDuration(part, "HOOKCAST_RETRY_SCHEDULE"));
+  const bootstrapApiKey = env.HOOKCAST_BOOTSTRAP_API_KEY || undefined;
+  if (bootstrapApiKey !== undefined && !/^[\x21-\x7e]{16,200}$/.test(bootstrapApiKey)) {
+    throw new ConfigError("HOOKCAST_BOOTSTRAP_API_KEY: use 16 to 200 printable characters without spaces");
+  }
+  if (env.REDIS_URL && !/^rediss?:\/\//.test(env.REDIS_URL)) throw new ConfigError("REDIS_URL: expected redis://host:port");
+  return Object.freeze({
+    port: parseIntVar(env, "PORT", 4000, 0, 65_535),
+    host: env.HOST || "0.0.0.0",
+    databaseUrl,
+    redisUrl: env.REDIS_URL || undefined,
+    bootstrapApiKey,
+    allowPrivateTargets: parseBool(env, "HOOKCAST_ALLOW_PRIVATE_TARGETS", false),
+    retryScheduleMs: Object.freeze(retryScheduleMs),
+    role,
+    disableAfterMs: env.HOOKCAST_DISABLE_AFTER ? parseDuration(env.HOOKCAST_DISABLE_AFTER, "HOOKCAST_DISABLE_AFTER") : 5 * 86_400_000,
+    retentionDays: parseIntVar(env, "HOOKCAST_RETENTION_DAYS", 30, 1, 3650),
+    deliveryConcurrency: parseIntVar(env, "HOOKCAST_DELIVERY_CONCURRENCY", 64, 1, 4096),
+    perHookInFlight: parseIntVar(env, "HOOKCAST_PER_HOOK_IN_FLIGHT", 16, 1, 4096),
+    requestTimeoutMs: env.HOOKCAST_REQUEST_TIMEOUT ? parseDuration(env.HOOKCAST_REQUEST_TIMEOUT, "HOOKCAST_REQUEST_TIMEOUT") : 15_000,
+    connectTimeoutMs: env.HOOKCAST_CONNECT_TIMEOUT ? parseDuration(env.HOOKCAST_CONNECT_TIMEOUT, "HOOKCAST_CONNECT_TIMEOUT") : 5_000,
+    logLevel: env.LOG_LEVEL || "info",
+  });
+}

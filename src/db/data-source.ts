@@ -1,0 +1,113 @@
+import "reflect-metadata";
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { DataSource, type DataSourceOptions, type EntityManager } from "typeorm";
+import { Mutex } from "../shared/mutex.js";
+import { ENTITIES } from "./entities.js";
+import { MIGRATIONS } from "./migrations/index.js";
+
+/** The two storage dialects. */
+export type Driver = "mysql" | "sqlite";
+
+/** Which driver a `DATABASE_URL` selects. */
+export function driverOf(databaseUrl: string): Driver {
+  return databaseUrl.startsWith("sqlite:") ? "sqlite" : "mysql";
+}
+
+/**
+ * TypeORM options for a `DATABASE_URL`: `sqlite:<path>` (better-sqlite3; `sqlite::memory:` for a
+ * throwaway database) or `mysql://` / `mariadb://` (mysql2, UTC, utf8mb4).
+ */
+export function dataSourceOptions(databaseUrl: string): DataSourceOptions {
+  const common = { entities: ENTITIES, synchronize: false, migrationsRun: false, logging: false } as const;
+  if (driverOf(databaseUrl) === "sqlite") {
+    const path = databaseUrl.slice("sqlite:".length);
+    const database = path === ":memory:" ? ":memory:" : resolve(path);
+    if (database !== ":memory:") mkdirSync(dirname(database), { recursive: true });
+    return {
+      ...common,
+      type: "better-sqlite3",
+      database,
+      migrations: MIGRATIONS.sqlite,
+      enableWAL: database !== ":memory:",
+      prepareDatabase: (db: { pragma(source: string): unknown }) => {
+        db.pragma("busy_timeout = 5000");
+        db.pragma("synchronous = NORMAL");
+      },
+    };
+  }
+  return {
+    ...common,
+    type: databaseUrl.startsWith("mariadb:") ? "mariadb" : "mysql",
+    url: databaseUrl.replace(/^mariadb:/, "mysql:"),
+    migrations: MIGRATIONS.mysql,
+    timezone: "Z",
+    charset: "utf8mb4_unicode_ci",
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    extra: { connectionLimit: 20, enableKeepAlive: true },
+  };
+}
+
+/** MySQL errors that mean "run the whole transaction again": deadlock, lock wait timeout. */
+const RETRYABLE_MYSQL = new Set(["ER_LOCK_DEADLOCK", "ER_LOCK_WAIT_TIMEOUT"]);
+
+/**
+ * The database handle every part uses. `write` runs a transaction (READ COMMITTED on MySQL,
+ * retried on deadlock; serialized on SQLite, whose single connection cannot overlap
+ * transactions); `read` runs outside a transaction (serialized with writes on SQLite, so no
+ * read ever sees another caller's uncommitted rows).
+ */
+export class Db {
+  readonly driver: Driver;
+  private readonly mutex = new Mutex();
+
+  constructor(readonly dataSource: DataSource) {
+    this.driver = dataSource.options.type === "better-sqlite3" ? "sqlite" : "mysql";
+  }
+
+  /** Runs `fn` in one transaction. `fn` must have no side effects outside the database: it may run more than once. */
+  write<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T> {
+    if (this.driver === "sqlite") return this.mutex.run(() => this.dataSource.transaction(fn));
+    return this.retrying(() => this.dataSource.transaction("READ COMMITTED", fn));
+  }
+
+  /** Runs read-only work outside a transaction. */
+  read<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T> {
+    if (this.driver === "sqlite") return this.mutex.run(() => fn(this.dataSource.manager));
+    return fn(this.dataSource.manager);
+  }
+
+  /** Closes the pool / file. */
+  async close(): Promise<void> {
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+
+  private async retrying<T>(run: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await run();
+      } catch (error) {
+        const code = (error as { code?: string; driverError?: { code?: string } }).driverError?.code ?? (error as { code?: string }).code;
+        if (attempt >= 5 || !code || !RETRYABLE_MYSQL.has(code)) throw error;
+        // Back off a little, with jitter, so that colliding writers do not collide again.
+        await new Promise((r) => setTimeout(r, attempt * 5 + Math.random() * 10));
+      }
+    }
+  }
+}
+
+/** Opens the database of `databaseUrl` and applies pending migrations. */
+export async function openDb(databaseUrl: string): Promise<Db> {
+  const dataSource = new DataSource(dataSourceOptions(databaseUrl));
+  await dataSource.initialize();
+  await dataSource.runMigrations({ transaction: "each" });
+  return new Db(dataSource);
+}
+
+/** True when `error` is a unique-key violation on either driver (STACK.md trap 7). */
+export function isDuplicateKey(error: unknown): boolean {
+  const e = error as { code?: string; driverError?: { code?: string } };
+  const code = e.driverError?.code ?? e.code;
+  return code === "ER_DUP_ENTRY" || code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
+}

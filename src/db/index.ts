@@ -1,0 +1,2 @@
+export { Db, openDb, dataSourceOptions, driverOf, isDuplicateKey, type Driver } from "./data-source.js";
+export { bigintToNumber, jsonText, boolInt, ms3 } from "./columns.js";

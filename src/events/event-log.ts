@@ -1,0 +1,101 @@
+import type { EntityManager } from "typeorm";
+import type { Db } from "../db/index.js";
+import { AccountEntity } from "../accounts/account.entity.js";
+import type { Clock } from "../shared/clock.js";
+import { newId } from "../shared/ids.js";
+import { EventEntity, type EventSource } from "./event.entity.js";
+import type { EventBus } from "./event-bus.js";
+import type { EventType } from "./event-types.js";
+
+/** An event to append; the log fills in id, sequence and time. */
+export interface EventDraft {
+  type: EventType;
+  source: EventSource;
+  /** The resource snapshot (the GraphQL rendering of it, as JSON). */
+  data: unknown;
+  contactId?: string | null;
+  listId?: string | null;
+  tag?: string | null;
+  actorKeyId?: string | null;
+  /** false for events that must not be fanned out to every matching hook (hook.ping targets one hook). Default true. */
+  fanout?: boolean;
+}
+
+/** A change in progress: the transaction's manager, its "now", and the events it will append. */
+export interface Change {
+  readonly manager: EntityManager;
+  /** One timestamp for the whole change: rows and events agree on it. */
+  readonly now: Date;
+  /** Queues an event; it is written with the change, or not at all. */
+  append(draft: EventDraft): void;
+}
+
+/**
+ * The event log (the outbox). {@link EventLog.change} runs a change and its events in one
+ * transaction; after the commit it notifies the bus. Sequences are allocated last, by
+ * incrementing the account's counter: its row lock is held until commit, so sequences are
+ * gap-free and commit in order, and a reader paging by sequence never skips a late commit.
+ */
+export class EventLog {
+  constructor(
+    private readonly db: Db,
+    private readonly bus: EventBus,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * Runs `fn` and appends the events it queued, atomically. If `fn` throws, nothing is written.
+   * `fn` may be run again on a MySQL deadlock, so it must not have side effects outside the database.
+   */
+  async change<T>(accountId: string, fn: (change: Change) => Promise<T>): Promise<{ result: T; events: EventEntity[] }> {
+    const outcome = await this.db.write(async (manager) => {
+      const drafts: EventDraft[] = [];
+      const change: Change = { manager, now: this.clock.now(), append: (d) => void drafts.push(d) };
+      const result = await fn(change);
+      const events = drafts.length ? await appendEvents(manager, accountId, drafts, change.now) : [];
+      return { result, events };
+    });
+    if (outcome.events.length) {
+      this.bus.publish({
+        accountId,
+        lastSequence: outcome.events[outcome.events.length - 1].sequence,
+        eventIds: outcome.events.map((e) => e.id),
+      });
+    }
+    return outcome;
+  }
+}
+
+/**
+ * Appends `drafts` to the account's log inside the caller's transaction, with consecutive
+ * sequences. Exported for parts that already hold a transaction (fan-out of hook events).
+ */
+export async function appendEvents(manager: EntityManager, accountId: string, drafts: EventDraft[], now: Date): Promise<EventEntity[]> {
+  await manager
+    .createQueryBuilder()
+    .update(AccountEntity)
+    .set({ eventSeq: () => `event_seq + ${drafts.length}` })
+    .where("id = :accountId", { accountId })
+    .execute();
+  const account = await manager.findOne(AccountEntity, { where: { id: accountId }, select: { id: true, eventSeq: true } });
+  if (!account) throw new Error(`account ${accountId} vanished during a change`);
+  const first = account.eventSeq - drafts.length + 1;
+  const events = drafts.map((d, i) => {
+    const e = new EventEntity();
+    e.id = newId("evt", now.getTime());
+    e.accountId = accountId;
+    e.sequence = first + i;
+    e.type = d.type;
+    e.source = d.source;
+    e.occurredAt = now;
+    e.data = d.data;
+    e.contactId = d.contactId ?? null;
+    e.listId = d.listId ?? null;
+    e.tag = d.tag ?? null;
+    e.actorKeyId = d.actorKeyId ?? null;
+    e.fanoutPending = d.fanout !== false;
+    return e;
+  });
+  await manager.insert(EventEntity, events as never[]);
+  return events;
+}

@@ -1,0 +1,9 @@
+/**
+ * Hookcast as a library: start it in-process, and the pieces integrators and tests reuse.
+ */
+export { loadConfig, type Config, type Role, ConfigError } from "./config.js";
+export { startHookcast, type Hookcast, type Overrides } from "./server/app.js";
+export { createAccount } from "./accounts/account.service.js";
+export { ERROR_CODES, AppError, type ErrorCode } from "./shared/errors.js";
+export { EVENT_TYPES } from "./events/event-types.js";
+export type { EventEnvelope } from "./events/envelope.js";

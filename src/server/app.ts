@@ -1,0 +1,59 @@
+import type { Config } from "../config.js";
+import { bootstrapAccount } from "../accounts/account.service.js";
+import { openDb, type Db } from "../db/index.js";
+import { EventLog } from "../events/event-log.js";
+import { MemoryEventBus, type EventBus } from "../events/event-bus.js";
+import { systemClock, type Clock } from "../shared/clock.js";
+import { createLogger, type Logger } from "../shared/logger.js";
+import type { Deps } from "./context.js";
+import { startHttpServer, type HttpServer } from "./http.js";
+import { buildHookcastSchema } from "./schema.js";
+
+/** Replaceable parts, for tests (a manual clock, a silent logger, a shared bus). */
+export interface Overrides {
+  clock?: Clock;
+  logger?: Logger;
+  bus?: EventBus;
+}
+
+/** A running Hookcast process (API and/or worker, per `config.role`). */
+export interface Hookcast {
+  /** Base URL of the HTTP server (`http://127.0.0.1:<port>`), or null for a worker-only process. */
+  readonly url: string | null;
+  readonly deps: Deps;
+  /** Stops the HTTP server and the loops, then closes the database. Resolves within 10 s. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The composition root: opens the database (applying migrations), creates the first account on
+ * an empty database, and starts the parts that `config.role` asks for.
+ */
+export async function startHookcast(config: Config, overrides: Overrides = {}): Promise<Hookcast> {
+  const logger = overrides.logger ?? createLogger(config.logLevel);
+  const clock = overrides.clock ?? systemClock;
+  const bus = overrides.bus ?? new MemoryEventBus();
+  const db: Db = await openDb(config.databaseUrl);
+  const deps: Deps = { config, db, bus, eventLog: new EventLog(db, bus, clock), clock, logger };
+
+  const bootstrapped = await bootstrapAccount(db, config.bootstrapApiKey);
+  if (bootstrapped?.generated) {
+    // Printed once, on stdout and not through the logger (which redacts keys): keep it.
+    process.stdout.write(`${JSON.stringify({ accountId: bootstrapped.accountId, apiKey: bootstrapped.apiKey, note: "first account created; this key is shown only once" })}\n`);
+  }
+
+  let http: HttpServer | null = null;
+  if (config.role !== "worker") {
+    http = await startHttpServer(deps, await buildHookcastSchema(), { port: config.port, host: config.host });
+  }
+
+  return {
+    url: http?.url ?? null,
+    deps,
+    async stop() {
+      await http?.stop();
+      await bus.close();
+      await db.close();
+    },
+  };
+}

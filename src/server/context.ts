@@ -1,0 +1,24 @@
+import type { Actor } from "../accounts/actor.js";
+import type { Config } from "../config.js";
+import type { Db } from "../db/index.js";
+import type { EventBus } from "../events/event-bus.js";
+import type { EventLog } from "../events/event-log.js";
+import type { Clock } from "../shared/clock.js";
+import type { Logger } from "../shared/logger.js";
+
+/** Everything services need, built once by the composition root. */
+export interface Deps {
+  readonly config: Config;
+  readonly db: Db;
+  readonly bus: EventBus;
+  readonly eventLog: EventLog;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+/** The per-request GraphQL context: who is calling, and the shared dependencies. */
+export interface GraphQLContext {
+  readonly actor: Actor;
+  readonly deps: Deps;
+  readonly requestId: string;
+}

@@ -1,0 +1,147 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { ApolloServer, HeaderMap, type HTTPGraphQLRequest } from "@apollo/server";
+import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
+import type { GraphQLSchema } from "graphql";
+import { apiKeyFromHeaders, authenticate } from "../accounts/account.service.js";
+import { unauthenticated } from "../shared/errors.js";
+import type { Deps, GraphQLContext } from "./context.js";
+import { makeFormatError } from "./format-error.js";
+
+/** Largest accepted request body: 1 MB. */
+export const MAX_BODY_BYTES = 1_048_576;
+
+/** A running HTTP server. */
+export interface HttpServer {
+  /** e.g. `http://127.0.0.1:4000` */
+  readonly url: string;
+  readonly server: Server;
+  /** Stops accepting, drains in-flight requests, closes Apollo. */
+  stop(): Promise<void>;
+}
+
+/** Extra routes other parts mount (health, public pages); return true when handled. */
+export type Route = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new BodyTooLarge());
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8" });
+  res.end(JSON.stringify(body));
+}
+
+/**
+ * Starts the HTTP server: GraphQL (Apollo Server 5 over a plain `node:http` handler, so that
+ * graphql-ws can share the server) at `/graphql`, `/healthz`, and the given extra routes.
+ */
+export async function startHttpServer(deps: Deps, schema: GraphQLSchema, options: { port: number; host: string; routes?: Route[] }): Promise<HttpServer> {
+  const server = createServer();
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema,
+    formatError: makeFormatError(deps.logger),
+    includeStacktraceInErrorResponses: false,
+    allowBatchedHttpRequests: false,
+    csrfPrevention: true,
+    introspection: process.env.NODE_ENV !== "production",
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginDrainHttpServer({ httpServer: server })],
+  });
+  await apollo.start();
+
+  async function handleGraphQL(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const headers = new HeaderMap();
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(", ") : value);
+    }
+    let body: unknown;
+    if (req.method === "POST") {
+      let text: string;
+      try {
+        text = await readBody(req, MAX_BODY_BYTES);
+      } catch (error) {
+        if (error instanceof BodyTooLarge) {
+          sendJson(res, 413, { errors: [{ message: `request body larger than ${MAX_BODY_BYTES} bytes`, extensions: { code: "BAD_REQUEST" } }] });
+          return;
+        }
+        throw error;
+      }
+      if ((headers.get("content-type") ?? "").includes("application/json")) {
+        try {
+          body = text.length ? JSON.parse(text) : undefined;
+        } catch {
+          sendJson(res, 400, { errors: [{ message: "request body is not valid JSON", extensions: { code: "BAD_REQUEST" } }] });
+          return;
+        }
+      } else {
+        body = text;
+      }
+    }
+    const httpGraphQLRequest: HTTPGraphQLRequest = { method: req.method ?? "GET", headers, search: url.search, body };
+    const requestId = (headers.get("x-request-id") ?? "").slice(0, 64) || randomUUID();
+    const response = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest,
+      context: async () => {
+        const key = apiKeyFromHeaders((name) => headers.get(name));
+        const actor = key ? await authenticate(deps.db, key) : null;
+        if (!actor) throw unauthenticated();
+        return { actor, deps, requestId };
+      },
+    });
+    const outHeaders: Record<string, string> = { "x-request-id": requestId };
+    for (const [key, value] of response.headers) outHeaders[key] = value;
+    res.writeHead(response.status ?? 200, outHeaders);
+    if (response.body.kind === "complete") {
+      res.end(response.body.string);
+    } else {
+      for await (const chunk of response.body.asyncIterator) res.write(chunk);
+      res.end();
+    }
+  }
+
+  server.on("request", (req, res) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    void (async () => {
+      try {
+        if (url.pathname === "/graphql") return await handleGraphQL(req, res, url);
+        if (url.pathname === "/healthz") return sendJson(res, 200, { status: "ok" });
+        for (const route of options.routes ?? []) if (await route(req, res)) return;
+        sendJson(res, 404, { error: "not found" });
+      } catch (error) {
+        deps.logger.error({ err: error, path: url.pathname }, "HTTP handler failed");
+        if (!res.headersSent) sendJson(res, 500, { errors: [{ message: "Internal server error", extensions: { code: "INTERNAL_SERVER_ERROR" } }] });
+        else res.destroy();
+      }
+    })();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = options.host === "0.0.0.0" || options.host === "::" ? "127.0.0.1" : options.host;
+  return {
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`,
+    server,
+    stop: () => apollo.stop(),
+  };
+}

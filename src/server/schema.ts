@@ -1,0 +1,22 @@
+import "reflect-metadata";
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from "graphql";
+import { buildSchema, type NonEmptyArray } from "type-graphql";
+import { AccountResolver } from "../accounts/account.resolver.js";
+import { ContactResolver } from "../contacts/contact.resolver.js";
+import { EventResolver } from "../events/event.resolver.js";
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const RESOLVERS: NonEmptyArray<Function> = [AccountResolver, ContactResolver, EventResolver];
+
+let cached: Promise<GraphQLSchema> | undefined;
+
+/** The Hookcast GraphQL schema, built once per process from the resolvers of every part. */
+export function buildHookcastSchema(): Promise<GraphQLSchema> {
+  cached ??= buildSchema({ resolvers: RESOLVERS, validate: false });
+  return cached;
+}
+
+/** The schema as SDL, sorted so the committed file is stable: what `schema/schema.graphql` must contain. */
+export async function printHookcastSchema(): Promise<string> {
+  return `${printSchema(lexicographicSortSchema(await buildHookcastSchema()))}\n`;
+}

@@ -1,0 +1,63 @@
+import { GraphQLError } from "graphql";
+
+/**
+ * Every error code a client can see in `extensions.code`. Stable: clients branch on them.
+ * `docs/errors.md` lists them with their meaning; a test keeps the two in sync.
+ */
+export const ERROR_CODES = {
+  UNAUTHENTICATED: "The API key is missing, malformed or unknown.",
+  BAD_USER_INPUT: "An argument failed validation; `extensions.field` names it.",
+  NOT_FOUND: "No such resource in the caller's account (ids of other accounts answer the same).",
+  CONTACT_EXISTS: "A contact with this email already exists in the account.",
+  LIST_EXISTS: "A list with this name already exists in the account.",
+  HOOK_URL_INVALID: "The webhook URL is not an absolute http(s) URL of at most 2,048 characters without credentials.",
+  HOOK_URL_REJECTED: "The webhook URL points at an address Hookcast refuses to call (loopback, private, link-local, ...).",
+  HOOK_NOT_VERIFIABLE: "The hook cannot be verified in its current state.",
+  INVALID_CURSOR: "The `after` cursor was not produced by this API.",
+  GRAPHQL_PARSE_FAILED: "The query is not valid GraphQL syntax.",
+  GRAPHQL_VALIDATION_FAILED: "The query does not match the schema.",
+  BAD_REQUEST: "The HTTP request is not a GraphQL request.",
+  OPERATION_RESOLUTION_FAILURE: "operationName does not name an operation of the document.",
+  INTERNAL_SERVER_ERROR: "An unexpected error; the message carries a request id that appears in the server log.",
+} as const;
+
+/** One of {@link ERROR_CODES}. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * A domain error with a stable code. Thrown by services; rendered to GraphQL clients as is,
+ * with `extensions.code` and, for input errors, `extensions.field` (dotted path of the argument).
+ */
+export class AppError extends GraphQLError {
+  readonly code: ErrorCode;
+  readonly field?: string;
+
+  constructor(code: ErrorCode, message: string, options: { field?: string; http?: number; extra?: Record<string, unknown> } = {}) {
+    super(message, {
+      extensions: {
+        code,
+        ...(options.field ? { field: options.field } : {}),
+        ...(options.extra ?? {}),
+        ...(options.http ? { http: { status: options.http } } : {}),
+      },
+    });
+    this.name = "AppError";
+    this.code = code;
+    this.field = options.field;
+  }
+}
+
+/** `BAD_USER_INPUT` for one argument. */
+export function badInput(field: string, message: string): AppError {
+  return new AppError("BAD_USER_INPUT", message, { field });
+}
+
+/** `NOT_FOUND`, worded the same whether the id never existed or belongs to another account. */
+export function notFound(kind: string, id: string, field = "id"): AppError {
+  return new AppError("NOT_FOUND", `${kind} ${JSON.stringify(id)} not found`, { field });
+}
+
+/** `UNAUTHENTICATED` with HTTP 401. */
+export function unauthenticated(message = "A valid API key is required (Authorization: Bearer <key> or Api-Token: <key>)"): AppError {
+  return new AppError("UNAUTHENTICATED", message, { http: 401 });
+}

@@ -1,0 +1,6 @@
+export * from "./errors.js";
+export * from "./ids.js";
+export * from "./clock.js";
+export * from "./mutex.js";
+export * from "./cursor.js";
+export * from "./logger.js";

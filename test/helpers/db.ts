@@ -1,0 +1,29 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openDb, type Db, type Driver } from "../../src/db/index.js";
+import { createMysqlDatabase } from "./mysql.js";
+
+/** Both storage drivers: every integration and e2e suite runs once per driver. */
+export const DRIVERS: Driver[] = ["sqlite", "mysql"];
+
+/** A fresh, empty database URL for `driver`, and its clean-up. */
+export async function freshDatabaseUrl(driver: Driver): Promise<{ url: string; drop: () => Promise<void> }> {
+  if (driver === "mysql") return createMysqlDatabase();
+  const dir = mkdtempSync(join(tmpdir(), "hookcast-test-"));
+  return { url: `sqlite:${join(dir, "test.sqlite")}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A migrated Db on a fresh database; `close` also drops it. */
+export async function openTestDb(driver: Driver): Promise<{ db: Db; url: string; close: () => Promise<void> }> {
+  const fresh = await freshDatabaseUrl(driver);
+  const db = await openDb(fresh.url);
+  return {
+    db,
+    url: fresh.url,
+    close: async () => {
+      await db.close();
+      await fresh.drop();
+    },
+  };
+}
