@@ -1,6 +1,7 @@
 import type { Config } from "../config.js";
 import { bootstrapAccount } from "../accounts/account.service.js";
 import { openDb, type Db } from "../db/index.js";
+import { HttpClient, startWorker, type Worker, type WorkerOptions } from "../delivery/index.js";
 import { EventLog } from "../events/event-log.js";
 import { MemoryEventBus, type EventBus } from "../events/event-bus.js";
 import { systemClock, type Clock } from "../shared/clock.js";
@@ -14,6 +15,8 @@ export interface Overrides {
   clock?: Clock;
   logger?: Logger;
   bus?: EventBus;
+  /** Worker tuning (tests poll faster). */
+  worker?: WorkerOptions;
 }
 
 /** A running Hookcast process (API and/or worker, per `config.role`). */
@@ -34,7 +37,8 @@ export async function startHookcast(config: Config, overrides: Overrides = {}): 
   const clock = overrides.clock ?? systemClock;
   const bus = overrides.bus ?? new MemoryEventBus();
   const db: Db = await openDb(config.databaseUrl);
-  const deps: Deps = { config, db, bus, eventLog: new EventLog(db, bus, clock), clock, logger };
+  const http = new HttpClient({ connectTimeoutMs: config.connectTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, connectionsPerOrigin: config.perHookInFlight });
+  const deps: Deps = { config, db, bus, eventLog: new EventLog(db, bus, clock), clock, logger, http };
 
   const bootstrapped = await bootstrapAccount(db, config.bootstrapApiKey);
   if (bootstrapped?.generated) {
@@ -42,16 +46,21 @@ export async function startHookcast(config: Config, overrides: Overrides = {}): 
     process.stdout.write(`${JSON.stringify({ accountId: bootstrapped.accountId, apiKey: bootstrapped.apiKey, note: "first account created; this key is shown only once" })}\n`);
   }
 
-  let http: HttpServer | null = null;
+  let server: HttpServer | null = null;
   if (config.role !== "worker") {
-    http = await startHttpServer(deps, await buildHookcastSchema(), { port: config.port, host: config.host });
+    server = await startHttpServer(deps, await buildHookcastSchema(), { port: config.port, host: config.host });
   }
 
+  let worker: Worker | null = null;
+  if (config.role !== "api") worker = startWorker({ config, db, bus, clock, http, logger }, overrides.worker);
+
   return {
-    url: http?.url ?? null,
+    url: server?.url ?? null,
     deps,
     async stop() {
-      await http?.stop();
+      await server?.stop();
+      await worker?.stop();
+      await http.close();
       await bus.close();
       await db.close();
     },

@@ -1,6 +1,7 @@
 import type { Actor } from "../accounts/actor.js";
 import type { Config } from "../config.js";
 import type { Db } from "../db/index.js";
+import type { HttpClient } from "../delivery/http-client.js";
 import type { EventBus } from "../events/event-bus.js";
 import type { EventLog } from "../events/event-log.js";
 import type { Clock } from "../shared/clock.js";
@@ -14,6 +15,8 @@ export interface Deps {
   readonly eventLog: EventLog;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Outbound HTTP (handshakes, deliveries). */
+  readonly http: HttpClient;
 }
 
 /** The per-request GraphQL context: who is calling, and the shared dependencies. */

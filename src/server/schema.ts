@@ -4,9 +4,11 @@ import { buildSchema, type NonEmptyArray } from "type-graphql";
 import { AccountResolver } from "../accounts/account.resolver.js";
 import { ContactResolver } from "../contacts/contact.resolver.js";
 import { EventResolver } from "../events/event.resolver.js";
+import { DeliveryResolver } from "../delivery/delivery.resolver.js";
+import { HookResolver } from "../hooks/hook.resolver.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const RESOLVERS: NonEmptyArray<Function> = [AccountResolver, ContactResolver, EventResolver];
+const RESOLVERS: NonEmptyArray<Function> = [AccountResolver, ContactResolver, EventResolver, HookResolver, DeliveryResolver];
 
 let cached: Promise<GraphQLSchema> | undefined;
 

@@ -1,8 +1,10 @@
 import { Foundation1764000000001 as MysqlFoundation } from "./mysql/0001-foundation.js";
+import { Delivery1764000000002 as MysqlDelivery } from "./mysql/0002-delivery.js";
 import { Foundation1764000000001 as SqliteFoundation } from "./sqlite/0001-foundation.js";
+import { Delivery1764000000002 as SqliteDelivery } from "./sqlite/0002-delivery.js";
 
 /** Migrations per driver, in order. Written by hand for each dialect; `synchronize` is never used. */
 export const MIGRATIONS = {
-  mysql: [MysqlFoundation],
-  sqlite: [SqliteFoundation],
+  mysql: [MysqlFoundation, MysqlDelivery],
+  sqlite: [SqliteFoundation, SqliteDelivery],
 };

@@ -1,0 +1,45 @@
+import { In } from "typeorm";
+import type { Db } from "../db/index.js";
+import { randomToken } from "../shared/ids.js";
+import { DeliveryEntity } from "./delivery.entity.js";
+
+/** Options of {@link claimDue}. */
+export interface ClaimOptions {
+  /** Most rows to claim. */
+  limit: number;
+  now: Date;
+  /** How long the claim holds the rows: after this they are due again (crash recovery). */
+  leaseMs: number;
+  /** Hooks already at their in-flight cap in this process: skipped. */
+  skipHooks?: string[];
+}
+
+/**
+ * Claims due deliveries with a lease. On MySQL: one short READ COMMITTED transaction,
+ * `SELECT … FOR UPDATE SKIP LOCKED` scanning `ix_deliveries_due` in order (no filesort, so
+ * other workers skip only the rows this one locked; STACK.md trap 2), then one UPDATE stamping
+ * the lease. On SQLite the same statements run serialized in-process. Returns the claimed rows
+ * as they are after the claim, and the lease id that outcome writes must present.
+ */
+export async function claimDue(db: Db, options: ClaimOptions): Promise<{ leaseId: string; rows: DeliveryEntity[] }> {
+  const leaseId = `lse_${randomToken(12)}`;
+  const rows = await db.write(async (m) => {
+    const qb = m
+      .createQueryBuilder(DeliveryEntity, "d")
+      .select(["d.id"])
+      .where("d.queued = 1")
+      .andWhere("d.available_at <= :now", { now: options.now })
+      .orderBy("d.queued")
+      .addOrderBy("d.available_at", "ASC")
+      .addOrderBy("d.id", "ASC")
+      .take(options.limit);
+    if (options.skipHooks?.length) qb.andWhere("d.hook_id NOT IN (:...skip)", { skip: options.skipHooks });
+    if (db.driver === "mysql") qb.setLock("pessimistic_write").setOnLocked("skip_locked");
+    const ids = (await qb.getMany()).map((r) => r.id);
+    if (ids.length === 0) return [];
+    const leaseUntil = new Date(options.now.getTime() + options.leaseMs);
+    await m.update(DeliveryEntity, { id: In(ids) }, { status: "DELIVERING", leaseId, availableAt: leaseUntil, updatedAt: options.now });
+    return m.find(DeliveryEntity, { where: { id: In(ids) } });
+  });
+  return { leaseId, rows };
+}

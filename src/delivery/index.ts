@@ -1,0 +1,13 @@
+export { DeliveryEntity, DeliveryAttemptEntity, type DeliveryStatus } from "./delivery.entity.js";
+export { HttpClient, USER_AGENT, MAX_RESPONSE_READ, type PostResult } from "./http-client.js";
+export { generateSigningSecret, signedHeaders } from "./sign.js";
+export { decide, parseRetryAfter, type Decision } from "./retry-policy.js";
+export { newDelivery, insertDeliveries, cancelQueuedDeliveries, unparkDeliveries, requeueDeliveries, PARKED_UNTIL } from "./queue.js";
+export { fanOutBatch } from "./fan-out.js";
+export { claimDue } from "./claim.js";
+export { Dispatcher, type DispatcherOptions } from "./dispatcher.js";
+export { startWorker, type Worker, type WorkerOptions } from "./worker.js";
+export type { FlushResult } from "./record-outcomes.js";
+export { listDeliveries, getDelivery, redeliver, replayEvents, attemptsOf } from "./delivery.service.js";
+export { DeliveryResolver } from "./delivery.resolver.js";
+export { DeliveryType, DeliveryStatusEnum } from "./delivery.types.js";

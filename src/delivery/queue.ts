@@ -1,0 +1,72 @@
+import { In, MoreThanOrEqual, type EntityManager } from "typeorm";
+import { newId } from "../shared/ids.js";
+import { DeliveryEntity } from "./delivery.entity.js";
+
+/** `availableAt` of parked deliveries (paused or disabled hook): far future, unparked by resumeHook. */
+export const PARKED_UNTIL = new Date("9999-01-01T00:00:00.000Z");
+
+/** A new queued delivery of `eventId` to `hookId`, due at `availableAt`. */
+export function newDelivery(args: { accountId: string; hookId: string; eventId: string; eventSequence: number; now: Date; availableAt?: Date }): DeliveryEntity {
+  return Object.assign(new DeliveryEntity(), {
+    id: newId("dlv", args.now.getTime()),
+    accountId: args.accountId,
+    hookId: args.hookId,
+    eventId: args.eventId,
+    eventSequence: args.eventSequence,
+    status: "PENDING",
+    queued: true,
+    availableAt: args.availableAt ?? args.now,
+    leaseId: null,
+    attemptCount: 0,
+    nextAttemptAt: args.availableAt && args.availableAt < PARKED_UNTIL ? args.availableAt : null,
+    deliveredAt: null,
+    lastStatusCode: null,
+    lastError: null,
+    createdAt: args.now,
+    updatedAt: args.now,
+  });
+}
+
+/** Inserts deliveries, skipping any (hook, event) pair that already has one. */
+export async function insertDeliveries(m: EntityManager, rows: DeliveryEntity[]): Promise<void> {
+  // Chunks keep each statement well under MySQL's placeholder and packet limits.
+  for (let i = 0; i < rows.length; i += 500) {
+    await m.createQueryBuilder().insert().into(DeliveryEntity).values(rows.slice(i, i + 500) as never[]).orIgnore().execute();
+  }
+}
+
+/** Cancels a hook's queued deliveries (hook deleted). In-flight ones finish; their outcome write then finds the row cancelled. */
+export async function cancelQueuedDeliveries(m: EntityManager, hookId: string, now: Date): Promise<void> {
+  await m.update(DeliveryEntity, { hookId, queued: true } as never, { status: "CANCELLED", queued: false, leaseId: null, nextAttemptAt: null, updatedAt: now } as never);
+}
+
+/** Makes a hook's parked deliveries due now (resumeHook). */
+export async function unparkDeliveries(m: EntityManager, hookId: string, now: Date): Promise<void> {
+  await m.update(DeliveryEntity, { hookId, queued: true, availableAt: MoreThanOrEqual(PARKED_UNTIL) } as never, { availableAt: now, nextAttemptAt: now, updatedAt: now } as never);
+}
+
+/**
+ * Queues deliveries again now (redeliver, replay): each keeps its id (the receiver's idempotency
+ * key) and its attempt history. Rows in flight are left alone. Returns how many were requeued.
+ */
+export async function requeueDeliveries(m: EntityManager, ids: string[], now: Date): Promise<number> {
+  let total = 0;
+  for (let i = 0; i < ids.length; i += 500) {
+    const result = await m
+      .createQueryBuilder()
+      .update(DeliveryEntity)
+      .set({
+        status: () => "CASE WHEN attempt_count = 0 THEN 'PENDING' ELSE 'FAILED' END",
+        queued: true,
+        availableAt: now,
+        nextAttemptAt: now,
+        leaseId: null,
+        updatedAt: now,
+      } as never)
+      .where({ id: In(ids.slice(i, i + 500)) })
+      .andWhere("status <> 'DELIVERING'")
+      .execute();
+    total += result.affected ?? 0;
+  }
+  return total;
+}

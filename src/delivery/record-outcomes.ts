@@ -1,0 +1,135 @@
+import { In, type EntityManager } from "typeorm";
+import type { Db } from "../db/index.js";
+import type { EventEntity } from "../events/event.entity.js";
+import { HookEntity } from "../hooks/hook.entity.js";
+import { deleteHookIn, disableHookIn } from "../hooks/hook.service.js";
+import { newId } from "../shared/ids.js";
+import { DeliveryAttemptEntity, DeliveryEntity, type DeliveryStatus } from "./delivery.entity.js";
+import type { PostResult } from "./http-client.js";
+import { PARKED_UNTIL } from "./queue.js";
+import type { Decision } from "./retry-policy.js";
+
+/** What became of one claimed delivery. */
+export type Outcome =
+  | { kind: "attempt"; row: DeliveryEntity; leaseId: string; startedAt: Date; result: PostResult; decision: Decision }
+  /** Not sent: give the row back (shutdown, per-hook cap). */
+  | { kind: "release"; row: DeliveryEntity; leaseId: string }
+  /** Not sent: the hook is paused, disabled or unverified. */
+  | { kind: "park"; row: DeliveryEntity; leaseId: string }
+  /** Not sent: the hook is gone. */
+  | { kind: "cancel"; row: DeliveryEntity; leaseId: string };
+
+/** What a flush changed, for notifications. */
+export interface FlushResult {
+  events: EventEntity[];
+  /** Delivery rows as written (for live delivery updates). */
+  updated: DeliveryEntity[];
+}
+
+const ERROR_MAX = 500;
+
+function errorText(result: PostResult): string | null {
+  if (result.error) return result.error.slice(0, ERROR_MAX);
+  const status = result.statusCode ?? 0;
+  if (status >= 200 && status < 300) return null;
+  const excerpt = (result.excerpt ?? "").replace(/\s+/g, " ").slice(0, 200);
+  return `HTTP ${status}${excerpt ? `: ${excerpt}` : ""}`.slice(0, ERROR_MAX);
+}
+
+/**
+ * Writes a batch of outcomes in one transaction: the attempts, each delivery's new state (only
+ * while the row still carries the lease that was sent under: a row whose lease expired and was
+ * taken over is left to its new owner), the hooks' health, 410 deletions and auto-disabling.
+ */
+export async function recordOutcomes(db: Db, outcomes: Outcome[], now: Date, disableAfterMs: number): Promise<FlushResult> {
+  return db.write(async (m) => {
+    const attempts = outcomes.filter((o): o is Extract<Outcome, { kind: "attempt" }> => o.kind === "attempt");
+    if (attempts.length) {
+      const rows = attempts.map((o) =>
+        Object.assign(new DeliveryAttemptEntity(), {
+          id: newId("att", o.startedAt.getTime()),
+          deliveryId: o.row.id,
+          hookId: o.row.hookId,
+          accountId: o.row.accountId,
+          attemptNumber: o.row.attemptCount + 1,
+          startedAt: o.startedAt,
+          durationMs: o.result.durationMs,
+          statusCode: o.result.statusCode ?? null,
+          responseExcerpt: o.result.excerpt,
+          error: o.result.error ?? null,
+        }),
+      );
+      for (let i = 0; i < rows.length; i += 500) await m.insert(DeliveryAttemptEntity, rows.slice(i, i + 500) as never[]);
+    }
+
+    const updated: DeliveryEntity[] = [];
+    for (const o of outcomes) {
+      const patch = deliveryPatch(o, now);
+      const result = await m.update(DeliveryEntity, { id: o.row.id, leaseId: o.leaseId }, patch as never);
+      if ((result.affected ?? 0) > 0) updated.push(Object.assign(new DeliveryEntity(), o.row, patch));
+    }
+
+    const events = await updateHooks(m, attempts, now, disableAfterMs);
+    return { events, updated };
+  });
+}
+
+function deliveryPatch(o: Outcome, now: Date): Partial<DeliveryEntity> {
+  const requeued: DeliveryStatus = o.row.attemptCount === 0 ? "PENDING" : "FAILED";
+  switch (o.kind) {
+    case "release":
+      return { status: requeued, queued: true, availableAt: now, nextAttemptAt: now, leaseId: null, updatedAt: now };
+    case "park":
+      return { status: requeued, queued: true, availableAt: PARKED_UNTIL, nextAttemptAt: null, leaseId: null, updatedAt: now };
+    case "cancel":
+      return { status: "CANCELLED", queued: false, nextAttemptAt: null, leaseId: null, updatedAt: now };
+    case "attempt": {
+      const base = { attemptCount: o.row.attemptCount + 1, lastStatusCode: o.result.statusCode ?? null, lastError: errorText(o.result), leaseId: null, updatedAt: now };
+      switch (o.decision.kind) {
+        case "delivered":
+          return { ...base, status: "DELIVERED", queued: false, deliveredAt: now, nextAttemptAt: null };
+        case "retry":
+          return { ...base, status: "FAILED", queued: true, availableAt: o.decision.at, nextAttemptAt: o.decision.at };
+        case "dead":
+          return { ...base, status: "DEAD", queued: false, nextAttemptAt: null };
+        case "gone":
+          return { ...base, status: "CANCELLED", queued: false, nextAttemptAt: null };
+      }
+    }
+  }
+}
+
+async function updateHooks(m: EntityManager, attempts: Array<Extract<Outcome, { kind: "attempt" }>>, now: Date, disableAfterMs: number): Promise<EventEntity[]> {
+  if (attempts.length === 0) return [];
+  const hooks = await m.find(HookEntity, { where: { id: In([...new Set(attempts.map((a) => a.row.hookId))]) } });
+  const events: EventEntity[] = [];
+  for (const hook of hooks) {
+    if (hook.deletedAt) continue;
+    const mine = attempts.filter((a) => a.row.hookId === hook.id);
+    const gone = mine.find((a) => a.decision.kind === "gone");
+    if (gone) {
+      events.push(...(await deleteHookIn(m, hook, "the receiver answered 410 Gone", "system", null, now)));
+      continue;
+    }
+    for (const a of mine) {
+      if (a.decision.kind === "delivered") {
+        Object.assign(hook, { lastDeliveredAt: now, consecutiveFailures: 0, failingSince: null });
+      } else {
+        Object.assign(hook, { lastFailureAt: now, lastError: errorText(a.result), consecutiveFailures: hook.consecutiveFailures + 1 });
+        hook.failingSince ??= a.startedAt;
+      }
+    }
+    await m.update(HookEntity, { id: hook.id }, {
+      lastDeliveredAt: hook.lastDeliveredAt,
+      lastFailureAt: hook.lastFailureAt,
+      lastError: hook.lastError,
+      consecutiveFailures: hook.consecutiveFailures,
+      failingSince: hook.failingSince,
+    });
+    if (hook.status === "ACTIVE" && hook.failingSince && now.getTime() - hook.failingSince.getTime() >= disableAfterMs) {
+      const days = Math.round((disableAfterMs / 86_400_000) * 10) / 10;
+      events.push(...(await disableHookIn(m, hook, `every attempt failed for ${days} days (${hook.consecutiveFailures} in a row); last error: ${hook.lastError ?? "unknown"}`, now)));
+    }
+  }
+  return events;
+}

@@ -1,0 +1,319 @@
+import { IsNull, type EntityManager } from "typeorm";
+import type { Actor } from "../accounts/actor.js";
+import type { Db } from "../db/index.js";
+import { ListEntity } from "../contacts/list.entity.js";
+import { appendEvents, type EventDraft, type EventLog } from "../events/index.js";
+import { isEventType } from "../events/event-types.js";
+import {
+  cancelQueuedDeliveries,
+  generateSigningSecret,
+  insertDeliveries,
+  newDelivery,
+  unparkDeliveries,
+  DeliveryEntity,
+  type HttpClient,
+} from "../delivery/index.js";
+import type { Clock } from "../shared/clock.js";
+import { AppError, badInput, notFound } from "../shared/errors.js";
+import { newId } from "../shared/ids.js";
+import { verifyIntent } from "./handshake.js";
+import { HookEntity } from "./hook.entity.js";
+import type { CreateHookInput, UpdateHookInput } from "./hook.inputs.js";
+import { EventSourceEnum, HookStatusEnum, type HookStatsType, type HookType, type HookWithSecretType } from "./hook.types.js";
+
+/** What hook services need. */
+export interface HookDeps {
+  db: Db;
+  eventLog: EventLog;
+  clock: Clock;
+  http: HttpClient;
+}
+
+/** Longest webhook URL accepted. */
+export const MAX_URL_LENGTH = 2_048;
+
+const ALL_SOURCES = ["public", "admin", "api", "system"];
+
+/** The GraphQL rendering of a hook (never its secret). */
+export function renderHook(h: HookEntity): HookType {
+  return {
+    id: h.id,
+    name: h.name,
+    url: h.url,
+    events: h.events,
+    sources: h.sources.map((s) => s.toUpperCase() as EventSourceEnum),
+    listId: h.listId,
+    status: h.status as HookStatusEnum,
+    verificationError: h.verificationError,
+    disabledReason: h.disabledReason,
+    createdAt: h.createdAt,
+    updatedAt: h.updatedAt,
+    deletedAt: h.deletedAt,
+    deletedReason: h.deletedReason,
+  };
+}
+
+/** The JSON of a hook in hook.* events: its rendering, dates as ISO strings. */
+function hookSnapshot(h: HookEntity, reason: string): unknown {
+  return { hook: JSON.parse(JSON.stringify(renderHook(h))), reason };
+}
+
+/** Validates a webhook URL: absolute http(s), a host, no credentials, at most 2,048 characters. */
+export function checkHookUrl(raw: string, field: string): string {
+  const text = (raw ?? "").trim();
+  const invalid = (why: string) => new AppError("HOOK_URL_INVALID", `url ${why}`, { field });
+  if (text.length === 0) throw invalid("is required");
+  if (text.length > MAX_URL_LENGTH) throw invalid(`must be at most ${MAX_URL_LENGTH} characters`);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw invalid("is not an absolute URL");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw invalid("must use http or https");
+  if (url.username || url.password) throw invalid("must not contain a user name or password");
+  if (!url.hostname) throw invalid("must have a host");
+  return url.toString();
+}
+
+function checkEvents(events: string[] | null | undefined, field: string): string[] {
+  if (events === null || events === undefined) return ["*"];
+  if (events.length === 0) throw badInput(field, 'events must not be empty (use ["*"] for all)');
+  if (events.includes("*")) return ["*"];
+  for (const e of events) if (!isEventType(e)) throw badInput(field, `unknown event type ${JSON.stringify(e)} (see eventTypes)`);
+  return [...new Set(events)].sort();
+}
+
+function checkSources(sources: EventSourceEnum[] | null | undefined, field: string): string[] {
+  if (sources === null || sources === undefined) return [...ALL_SOURCES];
+  if (sources.length === 0) throw badInput(field, "sources must not be empty");
+  return [...new Set(sources.map((s) => s.toLowerCase()))].sort();
+}
+
+function checkName(name: string | null | undefined, field: string): string | null {
+  if (name === null || name === undefined) return null;
+  const text = name.trim();
+  if (text.length > 200) throw badInput(field, "name must be at most 200 characters");
+  return text || null;
+}
+
+async function checkList(m: EntityManager, actor: Actor, listId: string | null | undefined, field: string): Promise<string | null> {
+  if (!listId) return null;
+  const list = await m.findOne(ListEntity, { where: { id: listId, accountId: actor.accountId } });
+  if (!list) throw notFound("list", listId, field);
+  return list.id;
+}
+
+/** A live (not deleted) hook of the caller's account, or NOT_FOUND. */
+export async function findHook(m: EntityManager, actor: Actor, id: string, field = "id"): Promise<HookEntity> {
+  const hook = await m.findOne(HookEntity, { where: { id, accountId: actor.accountId, deletedAt: IsNull() } });
+  if (!hook) throw notFound("hook", id, field);
+  return hook;
+}
+
+/** Runs the handshake for a hook and records the result; returns the hook as it is afterwards. */
+async function runHandshake(deps: HookDeps, hook: HookEntity): Promise<HookEntity> {
+  const result = await verifyIntent(deps.http, hook.url, hook.id, deps.clock.now());
+  return deps.db.write(async (m) => {
+    const current = await m.findOne(HookEntity, { where: { id: hook.id, deletedAt: IsNull() } });
+    // Deleted, or its URL changed meanwhile (a newer handshake decides): leave it.
+    if (!current || current.url !== hook.url || current.status !== "PENDING_VERIFICATION") return current ?? hook;
+    const now = deps.clock.now();
+    if (result.ok) {
+      Object.assign(current, { status: "ACTIVE", verificationError: null, verifiedAt: now, activeSince: now, updatedAt: now });
+    } else {
+      Object.assign(current, { verificationError: result.reason.slice(0, 500), updatedAt: now });
+    }
+    await m.save(HookEntity, current);
+    return current;
+  });
+}
+
+/**
+ * Creates a hook, then verifies intent (handshake): the hook is ACTIVE when the receiver echoed
+ * `X-Hook-Secret`, else PENDING_VERIFICATION with `verificationError`. The signing secret is
+ * returned here and never again.
+ */
+export async function createHook(deps: HookDeps, actor: Actor, input: CreateHookInput): Promise<HookWithSecretType> {
+  const url = checkHookUrl(input.url, "input.url");
+  const events = checkEvents(input.events, "input.events");
+  const sources = checkSources(input.sources, "input.sources");
+  const name = checkName(input.name, "input.name");
+  const secret = generateSigningSecret();
+  const hook = await deps.db.write(async (m) => {
+    const listId = await checkList(m, actor, input.listId, "input.listId");
+    const now = deps.clock.now();
+    const h = Object.assign(new HookEntity(), {
+      id: newId("hook", now.getTime()),
+      accountId: actor.accountId,
+      name,
+      url,
+      events,
+      sources,
+      listId,
+      status: "PENDING_VERIFICATION",
+      signingSecret: secret,
+      verificationError: null,
+      verifiedAt: null,
+      activeSince: null,
+      createdByKeyId: actor.apiKeyId,
+      lastDeliveredAt: null,
+      lastFailureAt: null,
+      lastError: null,
+      consecutiveFailures: 0,
+      failingSince: null,
+      disabledReason: null,
+      createdAt: now,
+      updatedAt: now,
+      deletedAt: null,
+      deletedReason: null,
+    });
+    await m.insert(HookEntity, h as never);
+    return h;
+  });
+  return { hook: renderHook(await runHandshake(deps, hook)), secret };
+}
+
+/** Updates a hook's filters or URL; a new URL sends the hook through verification again. */
+export async function updateHook(deps: HookDeps, actor: Actor, id: string, input: UpdateHookInput): Promise<HookType> {
+  const url = input.url !== undefined && input.url !== null ? checkHookUrl(input.url, "input.url") : undefined;
+  const events = input.events !== undefined && input.events !== null ? checkEvents(input.events, "input.events") : undefined;
+  const sources = input.sources !== undefined && input.sources !== null ? checkSources(input.sources, "input.sources") : undefined;
+  const name = input.name !== undefined ? checkName(input.name, "input.name") : undefined;
+  const { hook, urlChanged } = await deps.db.write(async (m) => {
+    const h = await findHook(m, actor, id);
+    const now = deps.clock.now();
+    const urlChanged = url !== undefined && url !== h.url;
+    if (input.listId !== undefined) h.listId = await checkList(m, actor, input.listId, "input.listId");
+    if (events) h.events = events;
+    if (sources) h.sources = sources;
+    if (name !== undefined) h.name = name;
+    if (urlChanged) Object.assign(h, { url, status: "PENDING_VERIFICATION", verificationError: null, verifiedAt: null });
+    h.updatedAt = now;
+    await m.save(HookEntity, h);
+    return { hook: h, urlChanged };
+  });
+  return renderHook(urlChanged ? await runHandshake(deps, hook) : hook);
+}
+
+/** Tries the handshake again for a hook waiting for verification. */
+export async function verifyHook(deps: HookDeps, actor: Actor, id: string): Promise<HookType> {
+  const hook = await deps.db.read((m) => findHook(m, actor, id));
+  if (hook.status !== "PENDING_VERIFICATION") {
+    throw new AppError("HOOK_NOT_VERIFIABLE", `hook is ${hook.status}; only PENDING_VERIFICATION hooks are verified`, { field: "id" });
+  }
+  return renderHook(await runHandshake(deps, hook));
+}
+
+/**
+ * Deletes a hook inside `m`: soft delete (history stays queryable), queued deliveries cancelled,
+ * a `hook.deleted` event appended. Used by deleteHook and by the dispatcher on 410 Gone.
+ */
+export async function deleteHookIn(m: EntityManager, hook: HookEntity, reason: string, source: EventDraft["source"], actorKeyId: string | null, now: Date) {
+  Object.assign(hook, { deletedAt: now, deletedReason: reason.slice(0, 500), updatedAt: now });
+  await m.update(HookEntity, { id: hook.id }, { deletedAt: now, deletedReason: hook.deletedReason, updatedAt: now });
+  await cancelQueuedDeliveries(m, hook.id, now);
+  return appendEvents(m, hook.accountId, [{ type: "hook.deleted", source, data: hookSnapshot(hook, reason), actorKeyId }], now);
+}
+
+/**
+ * Disables a hook inside `m` (every attempt failed for too long) and appends `hook.disabled`.
+ */
+export async function disableHookIn(m: EntityManager, hook: HookEntity, reason: string, now: Date) {
+  Object.assign(hook, { status: "DISABLED", disabledReason: reason.slice(0, 500), updatedAt: now });
+  await m.update(HookEntity, { id: hook.id }, { status: "DISABLED", disabledReason: hook.disabledReason, updatedAt: now });
+  return appendEvents(m, hook.accountId, [{ type: "hook.disabled", source: "system", data: hookSnapshot(hook, reason) }], now);
+}
+
+/** deleteHook: removes the hook and cancels what it still had queued. */
+export async function deleteHook(deps: HookDeps, actor: Actor, id: string): Promise<boolean> {
+  await deps.eventLog.change(actor.accountId, async (change) => {
+    const hook = await findHook(change.manager, actor, id);
+    await deleteHookIn(change.manager, hook, "deleted through the API", actor.source, actor.apiKeyId, change.now);
+  });
+  return true;
+}
+
+/** pauseHook: events keep being queued for the hook but nothing is sent until resumeHook. */
+export async function pauseHook(deps: HookDeps, actor: Actor, id: string): Promise<HookType> {
+  return deps.db.write(async (m) => {
+    const hook = await findHook(m, actor, id);
+    if (hook.status === "PENDING_VERIFICATION") throw new AppError("HOOK_NOT_VERIFIABLE", "a hook waiting for verification cannot be paused", { field: "id" });
+    if (hook.status !== "PAUSED") {
+      Object.assign(hook, { status: "PAUSED", updatedAt: deps.clock.now() });
+      await m.save(HookEntity, hook);
+    }
+    return renderHook(hook);
+  });
+}
+
+/** resumeHook: a paused or disabled hook becomes ACTIVE; what was parked is sent now. */
+export async function resumeHook(deps: HookDeps, actor: Actor, id: string): Promise<HookType> {
+  return deps.db.write(async (m) => {
+    const hook = await findHook(m, actor, id);
+    if (hook.status === "PENDING_VERIFICATION") throw new AppError("HOOK_NOT_VERIFIABLE", "a hook waiting for verification is resumed by verifyHook", { field: "id" });
+    const now = deps.clock.now();
+    if (hook.status === "DISABLED") {
+      // A disabled hook received nothing meanwhile: it starts again from now.
+      Object.assign(hook, { activeSince: now, disabledReason: null });
+    }
+    Object.assign(hook, { status: "ACTIVE", consecutiveFailures: 0, failingSince: null, updatedAt: now });
+    await m.save(HookEntity, hook);
+    await unparkDeliveries(m, hook.id, now);
+    return renderHook(hook);
+  });
+}
+
+/** pingHook: sends a `hook.ping` event to this hook only; returns the delivery's id. */
+export async function pingHook(deps: HookDeps, actor: Actor, id: string): Promise<string> {
+  const { result } = await deps.eventLog.change(actor.accountId, async (change) => {
+    const hook = await findHook(change.manager, actor, id);
+    if (hook.status === "PENDING_VERIFICATION") throw new AppError("HOOK_NOT_VERIFIABLE", "verify the hook before pinging it", { field: "id" });
+    const [event] = await appendEvents(
+      change.manager,
+      actor.accountId,
+      [{ type: "hook.ping", source: actor.source, data: { hook: { id: hook.id, name: hook.name, url: hook.url } }, actorKeyId: actor.apiKeyId, fanout: false }],
+      change.now,
+    );
+    const delivery = newDelivery({ accountId: actor.accountId, hookId: hook.id, eventId: event.id, eventSequence: event.sequence, now: change.now });
+    await insertDeliveries(change.manager, [delivery]);
+    return delivery.id;
+  });
+  return result;
+}
+
+/** One live hook of the caller's account. */
+export async function getHook(deps: HookDeps, actor: Actor, id: string): Promise<HookType> {
+  return renderHook(await deps.db.read((m) => findHook(m, actor, id)));
+}
+
+/** The caller's live hooks, oldest first. */
+export async function listHooks(deps: HookDeps, actor: Actor): Promise<HookType[]> {
+  const hooks = await deps.db.read((m) => m.find(HookEntity, { where: { accountId: actor.accountId, deletedAt: IsNull() }, order: { id: "ASC" } }));
+  return hooks.map(renderHook);
+}
+
+/** Delivery counts by state plus the hook's health fields. */
+export async function hookStats(deps: { db: Db }, hookId: string): Promise<HookStatsType> {
+  return deps.db.read(async (m) => {
+    const hook = await m.findOne(HookEntity, { where: { id: hookId } });
+    const rows: Array<{ status: string; n: string | number }> = await m
+      .createQueryBuilder(DeliveryEntity, "d")
+      .select("d.status", "status")
+      .addSelect("COUNT(*)", "n")
+      .where("d.hook_id = :hookId", { hookId })
+      .groupBy("d.status")
+      .getRawMany();
+    const count = (...statuses: string[]) => rows.filter((r) => statuses.includes(r.status)).reduce((sum, r) => sum + Number(r.n), 0);
+    return {
+      delivered: count("DELIVERED"),
+      failed: count("FAILED"),
+      pending: count("PENDING", "DELIVERING"),
+      dead: count("DEAD"),
+      lastDeliveredAt: hook?.lastDeliveredAt ?? null,
+      lastFailureAt: hook?.lastFailureAt ?? null,
+      lastError: hook?.lastError ?? null,
+      consecutiveFailures: hook?.consecutiveFailures ?? 0,
+    };
+  });
+}

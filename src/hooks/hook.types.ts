@@ -1,0 +1,104 @@
+import { Field, GraphQLISODateTime, ID, Int, ObjectType, registerEnumType } from "type-graphql";
+
+export enum HookStatusEnum {
+  PENDING_VERIFICATION = "PENDING_VERIFICATION",
+  ACTIVE = "ACTIVE",
+  PAUSED = "PAUSED",
+  DISABLED = "DISABLED",
+}
+registerEnumType(HookStatusEnum, {
+  name: "HookStatus",
+  valuesConfig: {
+    PENDING_VERIFICATION: { description: "Waiting for the receiver to echo X-Hook-Secret; receives nothing." },
+    ACTIVE: { description: "Receives matching events." },
+    PAUSED: { description: "Events are queued but not sent until resumeHook." },
+    DISABLED: { description: "Every attempt failed for HOOKCAST_DISABLE_AFTER; receives nothing until resumeHook." },
+  },
+});
+
+/** Event sources a hook can filter on. */
+export enum EventSourceEnum {
+  PUBLIC = "PUBLIC",
+  ADMIN = "ADMIN",
+  API = "API",
+  SYSTEM = "SYSTEM",
+}
+registerEnumType(EventSourceEnum, { name: "EventSource", description: "Who caused an event (lowercase in envelopes)." });
+
+@ObjectType("HookStats", { description: "Delivery health of a hook." })
+export class HookStatsType {
+  @Field(() => Int, { description: "Deliveries delivered." })
+  delivered!: number;
+
+  @Field(() => Int, { description: "Deliveries whose last attempt failed, awaiting a retry." })
+  failed!: number;
+
+  @Field(() => Int, { description: "Deliveries not yet attempted or in flight." })
+  pending!: number;
+
+  @Field(() => Int, { description: "Deliveries given up after the last retry." })
+  dead!: number;
+
+  @Field(() => GraphQLISODateTime, { nullable: true })
+  lastDeliveredAt!: Date | null;
+
+  @Field(() => GraphQLISODateTime, { nullable: true })
+  lastFailureAt!: Date | null;
+
+  @Field(() => String, { nullable: true })
+  lastError!: string | null;
+
+  @Field(() => Int)
+  consecutiveFailures!: number;
+}
+
+@ObjectType("Hook", { description: "A webhook subscription (REST hook)." })
+export class HookType {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => String, { nullable: true })
+  name!: string | null;
+
+  @Field(() => String)
+  url!: string;
+
+  @Field(() => [String], { description: 'Event types, or ["*"] for all.' })
+  events!: string[];
+
+  @Field(() => [EventSourceEnum])
+  sources!: EventSourceEnum[];
+
+  @Field(() => ID, { nullable: true, description: "Only events about contacts of this list." })
+  listId!: string | null;
+
+  @Field(() => HookStatusEnum)
+  status!: HookStatusEnum;
+
+  @Field(() => String, { nullable: true, description: "Why the last intent verification failed." })
+  verificationError!: string | null;
+
+  @Field(() => String, { nullable: true, description: "Why the hook was disabled." })
+  disabledReason!: string | null;
+
+  @Field(() => GraphQLISODateTime)
+  createdAt!: Date;
+
+  @Field(() => GraphQLISODateTime)
+  updatedAt!: Date;
+
+  @Field(() => GraphQLISODateTime, { nullable: true, description: "Set on deleted hooks (seen through a delivery's hook)." })
+  deletedAt!: Date | null;
+
+  @Field(() => String, { nullable: true })
+  deletedReason!: string | null;
+}
+
+@ObjectType("CreateHookPayload")
+export class HookWithSecretType {
+  @Field(() => HookType)
+  hook!: HookType;
+
+  @Field(() => String, { description: "The whsec_ signing secret. Shown only here: store it." })
+  secret!: string;
+}
