@@ -43,7 +43,7 @@ export async function startTestApp(driver: Driver, options: { env?: Record<strin
     LOG_LEVEL: "silent",
     ...options.env,
   });
-  const app = await startHookcast(config, { logger: silentLogger, ...options.overrides });
+  const app = await startHookcast(config, { logger: silentLogger, worker: { pollIntervalMs: 20 }, ...options.overrides });
   const url = app.url!;
   const gql = async <T>(query: string, variables?: Record<string, unknown>, apiKey: string | null = BOOTSTRAP_KEY): Promise<GqlResult<T>> => {
     const headers: Record<string, string> = { "content-type": "application/json" };
