@@ -7,3 +7,4 @@ export { createAccount } from "./accounts/account.service.js";
 export { ERROR_CODES, AppError, type ErrorCode } from "./shared/errors.js";
 export { EVENT_TYPES } from "./events/event-types.js";
 export type { EventEnvelope } from "./events/envelope.js";
+export { verifyWebhook, type WebhookHeaders } from "./delivery/sign.js";

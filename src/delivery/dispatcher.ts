@@ -11,7 +11,7 @@ import { webhookBody } from "./envelope-body.js";
 import type { HttpClient } from "./http-client.js";
 import { recordOutcomes, type FlushResult, type Outcome } from "./record-outcomes.js";
 import { decide } from "./retry-policy.js";
-import { signedHeaders } from "./sign.js";
+import { activeSecrets, signedHeaders } from "./sign.js";
 
 /** Options of the dispatcher; defaults in brackets. */
 export interface DispatcherOptions {
@@ -179,7 +179,7 @@ export class Dispatcher {
 
   private async send(row: DeliveryEntity, leaseId: string, hook: HookEntity, body: string): Promise<void> {
     const startedAt = this.deps.clock.now();
-    const headers = signedHeaders(hook.signingSecret, row.id, body, startedAt);
+    const headers = signedHeaders(activeSecrets(hook, startedAt), row.id, body, startedAt);
     const result = await this.deps.http.post(hook.url, headers, body, this.abort.signal);
     if (result.error === "aborted" && this.abort.signal.aborted) {
       this.record({ kind: "release", row, leaseId });

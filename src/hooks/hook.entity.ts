@@ -43,6 +43,13 @@ export class HookEntity {
   @Column({ name: "signing_secret", type: "varchar", length: 128 })
   signingSecret!: string;
 
+  /** The secret before the last rotation; deliveries are signed with both until it expires. */
+  @Column({ name: "previous_secret", type: "varchar", length: 128, nullable: true })
+  previousSecret!: string | null;
+
+  @Column({ name: "previous_secret_expires_at", ...ms3, nullable: true })
+  previousSecretExpiresAt!: Date | null;
+
   @Column({ name: "verification_error", type: "varchar", length: 500, nullable: true })
   verificationError!: string | null;
 

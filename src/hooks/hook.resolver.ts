@@ -1,4 +1,4 @@
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
 import { getDelivery } from "../delivery/index.js";
 import { DeliveryType } from "../delivery/delivery.types.js";
 import type { GraphQLContext } from "../server/context.js";
@@ -52,6 +52,15 @@ export class HookResolver {
   async pingHook(@Ctx() ctx: GraphQLContext, @Arg("id", () => ID) id: string): Promise<DeliveryType> {
     const deliveryId = await hooks.pingHook(ctx.deps, ctx.actor, id);
     return getDelivery(ctx.deps, ctx.actor, deliveryId) as Promise<DeliveryType>;
+  }
+
+  @Mutation(() => HookWithSecretType, { description: "A new signing secret (shown only here); both secrets sign deliveries during the grace period." })
+  rotateHookSecret(
+    @Ctx() ctx: GraphQLContext,
+    @Arg("id", () => ID) id: string,
+    @Arg("gracePeriodSeconds", () => Int, { nullable: true, description: "How long the old secret keeps signing: 0..2592000, default 86400 (24 h)." }) grace: number | null,
+  ): Promise<HookWithSecretType> {
+    return hooks.rotateHookSecret(ctx.deps, ctx.actor, id, grace ?? undefined);
   }
 
   @FieldResolver(() => HookStatsType)

@@ -153,6 +153,8 @@ export async function createHook(deps: HookDeps, actor: Actor, input: CreateHook
       listId,
       status: "PENDING_VERIFICATION",
       signingSecret: secret,
+      previousSecret: null,
+      previousSecretExpiresAt: null,
       verificationError: null,
       verifiedAt: null,
       activeSince: null,
@@ -280,6 +282,34 @@ export async function pingHook(deps: HookDeps, actor: Actor, id: string): Promis
     return delivery.id;
   });
   return result;
+}
+
+/** Default grace period of rotateHookSecret: 24 h. */
+export const DEFAULT_ROTATION_GRACE_SECONDS = 86_400;
+
+/**
+ * rotateHookSecret: a new signing secret, returned once. Until the grace period ends (default
+ * 24 h; 0 ends it at once) deliveries carry signatures by both the new and the old secret, so
+ * the receiver can switch without dropping a webhook.
+ */
+export async function rotateHookSecret(deps: HookDeps, actor: Actor, id: string, graceSeconds: number = DEFAULT_ROTATION_GRACE_SECONDS): Promise<HookWithSecretType> {
+  if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > 30 * 86_400) {
+    throw badInput("gracePeriodSeconds", "gracePeriodSeconds must be between 0 and 2592000 (30 days)");
+  }
+  const secret = generateSigningSecret();
+  const hook = await deps.db.write(async (m) => {
+    const h = await findHook(m, actor, id);
+    const now = deps.clock.now();
+    Object.assign(h, {
+      previousSecret: graceSeconds > 0 ? h.signingSecret : null,
+      previousSecretExpiresAt: graceSeconds > 0 ? new Date(now.getTime() + graceSeconds * 1_000) : null,
+      signingSecret: secret,
+      updatedAt: now,
+    });
+    await m.save(HookEntity, h);
+    return h;
+  });
+  return { hook: renderHook(hook), secret };
 }
 
 /** One live hook of the caller's account. */

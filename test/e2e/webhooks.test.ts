@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Webhook } from "standardwebhooks";
 import { ManualClock } from "../../src/shared/clock.js";
+import { verifyWebhook } from "../../src/index.js";
 import { DRIVERS } from "../helpers/db.js";
 import { startTestApp, waitFor, type TestApp } from "../helpers/app.js";
 import { startReceiver, type Receiver } from "../helpers/receiver.js";
@@ -351,5 +352,31 @@ describe.each(DRIVERS)("webhooks on %s", (driver) => {
     await newContact(t, "after@example.com");
     await waitFor(() => r.webhooks.some((w) => w.path === "/h" && w.json.data.email === "after@example.com"));
     expect(r.webhooks.some((w) => w.path === "/h" && w.json.data.email === "later@example.com")).toBe(false);
+  });
+
+  it("rotates the signing secret: both secrets sign during the grace period, then only the new one", async () => {
+    const { t, r } = await setup();
+    const { hook, secret: oldSecret } = await createHook(t, { url: `${r.url}/h`, events: ["contact.created"] });
+    const rotated = await t.ok(`mutation($id: ID!) { rotateHookSecret(id: $id, gracePeriodSeconds: 3600) { secret hook { id } } }`, { id: hook.id });
+    const newSecret = rotated.rotateHookSecret.secret;
+    expect(newSecret).toMatch(/^whsec_/);
+    expect(newSecret).not.toBe(oldSecret);
+    await newContact(t, "rot1@example.com");
+    const first = await waitFor(() => r.webhooks[0]);
+    expect((first.headers["webhook-signature"] as string).split(" ")).toHaveLength(2);
+    for (const secret of [oldSecret, newSecret]) expect(() => verifyWebhook(first.headers, first.body, secret)).not.toThrow();
+
+    const ended = await t.ok(`mutation($id: ID!) { rotateHookSecret(id: $id, gracePeriodSeconds: 0) { secret } }`, { id: hook.id });
+    await newContact(t, "rot2@example.com");
+    const second = await waitFor(() => r.webhooks[1]);
+    expect((second.headers["webhook-signature"] as string).split(" ")).toHaveLength(1);
+    expect(() => verifyWebhook(second.headers, second.body, ended.rotateHookSecret.secret)).not.toThrow();
+    expect(() => verifyWebhook(second.headers, second.body, newSecret)).toThrow();
+
+    // Secrets are shown on creation and rotation only.
+    const listed = await t.gql(`{ hooks { id url status } }`);
+    expect(JSON.stringify(listed)).not.toContain("whsec_");
+    const bad = await t.gql(`mutation($id: ID!) { rotateHookSecret(id: $id, gracePeriodSeconds: -1) { secret } }`, { id: hook.id });
+    expect(bad.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "gracePeriodSeconds" });
   });
 });
