@@ -1,4 +1,6 @@
-import { Agent, request } from "undici";
+import { isIP } from "node:net";
+import { Agent, buildConnector, request } from "undici";
+import { checkEgressUrl, egressLookup, parseAddress, refusalOf, EgressRefusedError, EGRESS_REFUSED_PREFIX, type EgressPolicy } from "./egress.js";
 
 /** The `user-agent` of every request Hookcast makes. */
 export const USER_AGENT = "Hookcast/0.1.0 (+https://github.com/hookcast)";
@@ -28,31 +30,53 @@ export interface HttpClientOptions {
   requestTimeoutMs?: number;
   /** Keep-alive connections per origin. Default 64. */
   connectionsPerOrigin?: number;
+  /** The egress guard. Default: refuse loopback, private and every other non-public target. */
+  egress?: EgressPolicy;
 }
 
 /**
  * An outbound HTTP client for webhooks and handshakes: undici with keep-alive, a connect timeout
  * and a whole-request timeout; redirects are never followed (a 3xx is just a status); at most
  * 64 KB of a response is read, so a huge or endless body cannot exhaust memory.
+ *
+ * Every connection passes the egress guard (see `egress.ts`): a literal address is checked
+ * before the request and again in the connector; a name is resolved by the guard's own lookup,
+ * every address checked, and the socket connects only to those addresses.
  */
 export class HttpClient {
   private readonly agent: Agent;
   private readonly requestTimeoutMs: number;
+  private readonly egress: EgressPolicy;
 
   constructor(options: HttpClientOptions = {}) {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 15_000;
+    this.egress = { allowPrivate: false, ...options.egress };
     this.agent = new Agent({
       keepAliveTimeout: 30_000,
       connections: options.connectionsPerOrigin ?? 64,
-      connect: { timeout: options.connectTimeoutMs ?? 5_000 },
+      connect: guardedConnector(this.egress, options.connectTimeoutMs ?? 5_000),
       headersTimeout: this.requestTimeoutMs,
       bodyTimeout: this.requestTimeoutMs,
     });
   }
 
-  /** POSTs `body`; never throws: failures come back as `error`. `signal` aborts early (shutdown). */
+  /**
+   * The egress guard's verdict on `url` before it is stored: null when allowed, else the reason
+   * (`"127.0.0.1 is loopback"`). Names are resolved; a name that does not resolve is not refused
+   * here (the send-time check decides). Throws only on a URL that does not parse.
+   */
+  checkUrl(url: string): Promise<string | null> {
+    return checkEgressUrl(url, this.egress);
+  }
+
+  /**
+   * POSTs `body`; never throws: failures come back as `error`. `signal` aborts early (shutdown).
+   * A target refused by the egress guard gives `error: "egress refused: <reason>"`, no connection.
+   */
   async post(url: string, headers: Record<string, string>, body: string, signal?: AbortSignal): Promise<PostResult> {
     const started = performance.now();
+    const literal = literalRefusal(url, this.egress);
+    if (literal) return { headers: {}, excerpt: null, durationMs: 0, error: `${EGRESS_REFUSED_PREFIX} ${literal}` };
     const timeout = AbortSignal.timeout(this.requestTimeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     try {
@@ -89,10 +113,42 @@ export class HttpClient {
   }
 }
 
+/** Why a URL whose host is a literal address is refused; null for allowed addresses and names. */
+function literalRefusal(url: string, policy: EgressPolicy): string | null {
+  let hostname: string;
+  try {
+    hostname = new URL(url).hostname;
+  } catch {
+    return null; // undici reports the bad URL itself
+  }
+  const ip = parseAddress(hostname);
+  return ip ? refusalOf(ip, policy.allowPrivate) : null;
+}
+
+/**
+ * undici's connector with the guard: literal addresses never reach `lookup` in `net.connect`,
+ * so they are checked here (also covering any path that skipped the check in `post`); names go
+ * through {@link egressLookup}, which undici's `buildConnector` passes on to net/tls.connect.
+ */
+export function guardedConnector(policy: EgressPolicy, timeout: number): buildConnector.connector {
+  const connect = buildConnector({ timeout, lookup: egressLookup(policy) });
+  return (options, callback) => {
+    const ip = isIP(options.hostname) ? parseAddress(options.hostname) : null;
+    const refused = ip && refusalOf(ip, policy.allowPrivate);
+    if (refused) {
+      callback(new EgressRefusedError(refused), null);
+      return;
+    }
+    connect(options, callback);
+  };
+}
+
 /** A short, log-safe description of a network failure. */
 function describeError(error: unknown, timedOut: boolean): string {
   if (timedOut) return "timeout: no complete response in time";
   const e = error as { code?: string; cause?: { code?: string; message?: string }; message?: string; name?: string };
+  if (e instanceof EgressRefusedError) return e.message;
+  if (e.cause instanceof EgressRefusedError) return e.cause.message;
   const code = e.cause?.code ?? e.code;
   if (e.name === "AbortError" || code === "UND_ERR_ABORTED") return "aborted";
   const messages: Record<string, string> = {

@@ -1,5 +1,6 @@
 export { DeliveryEntity, DeliveryAttemptEntity, type DeliveryStatus } from "./delivery.entity.js";
-export { HttpClient, USER_AGENT, MAX_RESPONSE_READ, type PostResult } from "./http-client.js";
+export { HttpClient, USER_AGENT, MAX_RESPONSE_READ, type PostResult, type HttpClientOptions } from "./http-client.js";
+export { checkEgressUrl, EgressRefusedError, EGRESS_REFUSED_PREFIX, type EgressPolicy, type Resolver, type ResolvedAddress } from "./egress.js";
 export { generateSigningSecret, signedHeaders, activeSecrets, verifyWebhook, type WebhookHeaders } from "./sign.js";
 export { decide, parseRetryAfter, type Decision } from "./retry-policy.js";
 export { newDelivery, insertDeliveries, cancelQueuedDeliveries, unparkDeliveries, requeueDeliveries, PARKED_UNTIL } from "./queue.js";

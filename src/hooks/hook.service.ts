@@ -76,6 +76,12 @@ export function checkHookUrl(raw: string, field: string): string {
   return url.toString();
 }
 
+/** `HOOK_URL_REJECTED` when the egress guard refuses `url` (names are resolved first). */
+async function checkHookTarget(http: HttpClient, url: string, field: string): Promise<void> {
+  const refused = await http.checkUrl(url);
+  if (refused) throw new AppError("HOOK_URL_REJECTED", `url is refused: ${refused}`, { field });
+}
+
 function checkEvents(events: string[] | null | undefined, field: string): string[] {
   if (events === null || events === undefined) return ["*"];
   if (events.length === 0) throw badInput(field, 'events must not be empty (use ["*"] for all)');
@@ -136,6 +142,7 @@ async function runHandshake(deps: HookDeps, hook: HookEntity): Promise<HookEntit
  */
 export async function createHook(deps: HookDeps, actor: Actor, input: CreateHookInput): Promise<HookWithSecretType> {
   const url = checkHookUrl(input.url, "input.url");
+  await checkHookTarget(deps.http, url, "input.url");
   const events = checkEvents(input.events, "input.events");
   const sources = checkSources(input.sources, "input.sources");
   const name = checkName(input.name, "input.name");
@@ -179,6 +186,7 @@ export async function createHook(deps: HookDeps, actor: Actor, input: CreateHook
 /** Updates a hook's filters or URL; a new URL sends the hook through verification again. */
 export async function updateHook(deps: HookDeps, actor: Actor, id: string, input: UpdateHookInput): Promise<HookType> {
   const url = input.url !== undefined && input.url !== null ? checkHookUrl(input.url, "input.url") : undefined;
+  if (url !== undefined) await checkHookTarget(deps.http, url, "input.url");
   const events = input.events !== undefined && input.events !== null ? checkEvents(input.events, "input.events") : undefined;
   const sources = input.sources !== undefined && input.sources !== null ? checkSources(input.sources, "input.sources") : undefined;
   const name = input.name !== undefined ? checkName(input.name, "input.name") : undefined;

@@ -1,7 +1,7 @@
 import type { Config } from "../config.js";
 import { bootstrapAccount } from "../accounts/account.service.js";
 import { openDb, type Db } from "../db/index.js";
-import { HttpClient, startWorker, type Worker, type WorkerOptions } from "../delivery/index.js";
+import { HttpClient, startWorker, type Resolver, type Worker, type WorkerOptions } from "../delivery/index.js";
 import { EventLog } from "../events/event-log.js";
 import { MemoryEventBus, type EventBus } from "../events/event-bus.js";
 import { systemClock, type Clock } from "../shared/clock.js";
@@ -17,6 +17,8 @@ export interface Overrides {
   bus?: EventBus;
   /** Worker tuning (tests poll faster). */
   worker?: WorkerOptions;
+  /** Name resolution of the egress guard (tests map names to addresses without DNS). */
+  resolve?: Resolver;
 }
 
 /** A running Hookcast process (API and/or worker, per `config.role`). */
@@ -37,7 +39,7 @@ export async function startHookcast(config: Config, overrides: Overrides = {}): 
   const clock = overrides.clock ?? systemClock;
   const bus = overrides.bus ?? new MemoryEventBus();
   const db: Db = await openDb(config.databaseUrl);
-  const http = new HttpClient({ connectTimeoutMs: config.connectTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, connectionsPerOrigin: config.perHookInFlight });
+  const http = new HttpClient({ connectTimeoutMs: config.connectTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, connectionsPerOrigin: config.perHookInFlight, egress: { allowPrivate: config.allowPrivateTargets, resolve: overrides.resolve } });
   const deps: Deps = { config, db, bus, eventLog: new EventLog(db, bus, clock), clock, logger, http };
 
   const bootstrapped = await bootstrapAccount(db, config.bootstrapApiKey);
