@@ -33,6 +33,13 @@ export interface Config {
   readonly perHookInFlight: number;
   /** Whole-request timeout of one webhook attempt, in ms. Default 15 s. */
   readonly requestTimeoutMs: number;
+  /**
+   * How long a worker's claim on a delivery lasts (`HOOKCAST_LEASE`), in ms: a worker that dies
+   * (kill -9) leaves its claimed deliveries to other workers once this has passed, and they are
+   * sent again (same `webhook-id`). Must exceed the request timeout, since a claim must outlive
+   * the request it covers. Default max(60 s, 2 × request timeout).
+   */
+  readonly leaseMs: number;
   /** TCP connect timeout of one webhook attempt, in ms. Default 5 s. */
   readonly connectTimeoutMs: number;
   /** pino level. Default info. */
@@ -91,6 +98,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError("HOOKCAST_BOOTSTRAP_API_KEY: use 16 to 200 printable characters without spaces");
   }
   if (env.REDIS_URL && !/^rediss?:\/\//.test(env.REDIS_URL)) throw new ConfigError("REDIS_URL: expected redis://host:port");
+  const requestTimeoutMs = env.HOOKCAST_REQUEST_TIMEOUT ? parseDuration(env.HOOKCAST_REQUEST_TIMEOUT, "HOOKCAST_REQUEST_TIMEOUT") : 15_000;
+  const leaseMs = env.HOOKCAST_LEASE ? parseDuration(env.HOOKCAST_LEASE, "HOOKCAST_LEASE") : Math.max(60_000, requestTimeoutMs * 2);
+  if (leaseMs <= requestTimeoutMs) {
+    throw new ConfigError(`HOOKCAST_LEASE: ${leaseMs} ms must exceed the request timeout (${requestTimeoutMs} ms, HOOKCAST_REQUEST_TIMEOUT)`);
+  }
   return Object.freeze({
     port: parseIntVar(env, "PORT", 4000, 0, 65_535),
     host: env.HOST || "0.0.0.0",
@@ -104,7 +116,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retentionDays: parseIntVar(env, "HOOKCAST_RETENTION_DAYS", 30, 1, 3650),
     deliveryConcurrency: parseIntVar(env, "HOOKCAST_DELIVERY_CONCURRENCY", 64, 1, 4096),
     perHookInFlight: parseIntVar(env, "HOOKCAST_PER_HOOK_IN_FLIGHT", 16, 1, 4096),
-    requestTimeoutMs: env.HOOKCAST_REQUEST_TIMEOUT ? parseDuration(env.HOOKCAST_REQUEST_TIMEOUT, "HOOKCAST_REQUEST_TIMEOUT") : 15_000,
+    requestTimeoutMs,
+    leaseMs,
     connectTimeoutMs: env.HOOKCAST_CONNECT_TIMEOUT ? parseDuration(env.HOOKCAST_CONNECT_TIMEOUT, "HOOKCAST_CONNECT_TIMEOUT") : 5_000,
     logLevel: env.LOG_LEVEL || "info",
   });

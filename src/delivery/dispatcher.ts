@@ -54,7 +54,7 @@ export class Dispatcher {
   private readonly abort = new AbortController();
   private wakeUp: (() => void) | null = null;
   private loopDone: Promise<void> | null = null;
-  private outcomes: Outcome[] = [];
+  private outcomes: Array<{ outcome: Outcome; written: () => void }> = [];
   private flushing: Promise<void> | null = null;
   private readonly sends = new Set<Promise<void>>();
   private readonly leaseMs: number;
@@ -149,16 +149,16 @@ export class Dispatcher {
       const hook = hookById.get(row.hookId);
       const event = eventById.get(row.eventId);
       if (!hook || hook.deletedAt || !event) {
-        this.record({ kind: "cancel", row, leaseId });
+        void this.record({ kind: "cancel", row, leaseId });
         continue;
       }
       if (hook.status !== "ACTIVE") {
-        this.record({ kind: "park", row, leaseId });
+        void this.record({ kind: "park", row, leaseId });
         continue;
       }
       const inFlight = this.perHook.get(hook.id) ?? 0;
       if (inFlight >= this.options.perHookInFlight || this.stopping) {
-        this.record({ kind: "release", row, leaseId });
+        void this.record({ kind: "release", row, leaseId });
         continue;
       }
       let body = bodies.get(event.id);
@@ -182,7 +182,7 @@ export class Dispatcher {
     const headers = signedHeaders(activeSecrets(hook, startedAt), row.id, body, startedAt);
     const result = await this.deps.http.post(hook.url, headers, body, this.abort.signal);
     if (result.error === "aborted" && this.abort.signal.aborted) {
-      this.record({ kind: "release", row, leaseId });
+      await this.record({ kind: "release", row, leaseId });
       return;
     }
     const retryAfter = result.headers["retry-after"];
@@ -191,13 +191,21 @@ export class Dispatcher {
       this.options.retryScheduleMs,
       this.deps.clock.now(),
     );
-    this.record({ kind: "attempt", row, leaseId, startedAt, result, decision });
+    // The slot stays taken until the outcome is written: a sent delivery whose outcome is not
+    // yet recorded is still leased, and is sent again if this process dies. So at most
+    // `concurrency` deliveries are ever at risk of a duplicate, however slow the writes.
+    await this.record({ kind: "attempt", row, leaseId, startedAt, result, decision });
   }
 
-  /** Queues an outcome; outcomes are written in batches, one transaction each. */
-  private record(outcome: Outcome): void {
-    this.outcomes.push(outcome);
-    this.flushing ??= Promise.resolve().then(() => this.flush());
+  /**
+   * Queues an outcome; outcomes are written in batches, one transaction each. Resolves once its
+   * batch has been written (or has failed: the row then keeps its lease until it expires).
+   */
+  private record(outcome: Outcome): Promise<void> {
+    return new Promise<void>((written) => {
+      this.outcomes.push({ outcome, written });
+      this.flushing ??= Promise.resolve().then(() => this.flush());
+    });
   }
 
   private async flush(): Promise<void> {
@@ -206,11 +214,13 @@ export class Dispatcher {
         const batch = this.outcomes;
         this.outcomes = [];
         try {
-          const result = await recordOutcomes(this.deps.db, batch, this.deps.clock.now(), this.options.disableAfterMs);
+          const result = await recordOutcomes(this.deps.db, batch.map((b) => b.outcome), this.deps.clock.now(), this.options.disableAfterMs);
           this.publish(result);
         } catch (error) {
           // The rows keep their lease and become due again when it expires: delayed, not lost.
           this.deps.logger.error({ err: error, count: batch.length }, "recording delivery outcomes failed");
+        } finally {
+          for (const b of batch) b.written();
         }
       }
     } finally {

@@ -48,7 +48,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       perHookInFlight: deps.config.perHookInFlight,
       retryScheduleMs: deps.config.retryScheduleMs,
       disableAfterMs: deps.config.disableAfterMs,
-      leaseMs: options.leaseMs ?? Math.max(60_000, deps.config.requestTimeoutMs * 2),
+      leaseMs: options.leaseMs ?? deps.config.leaseMs,
       pollIntervalMs,
     },
   ).start();
