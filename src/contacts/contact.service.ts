@@ -23,8 +23,37 @@ function contactExists(email: string): AppError {
   return new AppError("CONTACT_EXISTS", `a contact with email ${JSON.stringify(email)} already exists`, { field: "input.email" });
 }
 
+/**
+ * True when `error` violates the per-account email index (MySQL names the key, SQLite its
+ * columns). Any other duplicate key inside a contact change is a bug, not CONTACT_EXISTS.
+ */
+function isEmailTaken(error: unknown): boolean {
+  return violates(error, /uq_contacts_email|contacts\.email_key/);
+}
+
+/** True when `error` is a duplicate key on the index that `key` matches (name on MySQL, columns on SQLite). */
+function violates(error: unknown, key: RegExp): boolean {
+  if (!isDuplicateKey(error)) return false;
+  const e = error as { message?: string; driverError?: { message?: string; sqlMessage?: string } };
+  return key.test(`${e.message ?? ""} ${e.driverError?.sqlMessage ?? ""} ${e.driverError?.message ?? ""}`);
+}
+
 async function findContact(m: EntityManager, actor: Actor, id: string, field = "id"): Promise<ContactEntity> {
   const contact = await m.findOne(ContactEntity, { where: { id, accountId: actor.accountId } });
+  if (!contact) throw notFound("contact", id, field);
+  return contact;
+}
+
+/**
+ * {@link findContact} for a change: on MySQL the row is locked (`SELECT … FOR UPDATE`) until
+ * commit, so concurrent changes to one contact run one after the other. Without it, two
+ * READ COMMITTED writers both read the old row: bounce counts are lost, the second identical tag
+ * or subscription hits a duplicate key, and an event's snapshot can miss a change committed just
+ * before it. (SQLite transactions are serialized already.)
+ */
+async function lockContact(m: EntityManager, actor: Actor, id: string, field = "id"): Promise<ContactEntity> {
+  if (m.connection.options.type === "better-sqlite3") return findContact(m, actor, id, field);
+  const contact = await m.findOne(ContactEntity, { where: { id, accountId: actor.accountId }, lock: { mode: "pessimistic_write" } });
   if (!contact) throw notFound("contact", id, field);
   return contact;
 }
@@ -87,7 +116,7 @@ export async function createContact(deps: ContactDeps, actor: Actor, input: Crea
       return { contact, changed: true };
     });
   } catch (error) {
-    if (isDuplicateKey(error)) throw contactExists(email);
+    if (isEmailTaken(error)) throw contactExists(email);
     throw error;
   }
 }
@@ -106,24 +135,31 @@ export async function updateContact(deps: ContactDeps, actor: Actor, id: string,
   if (input.fields !== undefined) patch.fields = checkFields(input.fields, "input.fields");
   try {
     return await changeContact(deps, actor, "contact.updated", async (m) => {
-      const contact = await findContact(m, actor, id);
-      const changes = Object.entries(patch).filter(([k, v]) => JSON.stringify((contact as never)[k]) !== JSON.stringify(v));
+      const contact = await lockContact(m, actor, id);
+      const changes = Object.entries(patch).filter(([k, v]) => canonicalJson((contact as never)[k]) !== canonicalJson(v));
       if (changes.length === 0) return { contact, changed: false };
       Object.assign(contact, Object.fromEntries(changes));
       await m.update(ContactEntity, { id: contact.id }, Object.fromEntries(changes));
       return { contact, changed: true };
     });
   } catch (error) {
-    if (isDuplicateKey(error)) throw contactExists(patch.email ?? "");
+    if (patch.email !== undefined && isEmailTaken(error)) throw contactExists(patch.email);
     throw error;
   }
+}
+
+/** JSON with object keys sorted, so that `fields` with the same content in another key order compare equal. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) =>
+    v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]])) : v,
+  );
 }
 
 /** Deletes a contact with its tags and memberships; appends `contact.deleted` with the contact as it was. */
 export async function deleteContact(deps: ContactDeps, actor: Actor, id: string): Promise<boolean> {
   await deps.eventLog.change(actor.accountId, async (change) => {
     const m = change.manager;
-    const contact = await findContact(m, actor, id);
+    const contact = await lockContact(m, actor, id);
     const view = await renderContact(m, contact);
     await m.delete(ContactTagEntity, { contactId: contact.id, accountId: actor.accountId });
     await m.delete(ListMembershipEntity, { contactId: contact.id, accountId: actor.accountId });
@@ -136,7 +172,7 @@ export async function deleteContact(deps: ContactDeps, actor: Actor, id: string)
 /** Subscribes a contact to a list (idempotent); appends `contact.subscribed` when it was not subscribed. */
 export async function subscribeContact(deps: ContactDeps, actor: Actor, contactId: string, listId: string): Promise<ContactType> {
   return changeContact(deps, actor, "contact.subscribed", async (m, now) => {
-    const contact = await findContact(m, actor, contactId, "contactId");
+    const contact = await lockContact(m, actor, contactId, "contactId");
     await findList(m, actor, listId);
     const existing = await m.findOne(ListMembershipEntity, { where: { contactId, listId } });
     if (existing?.status === "SUBSCRIBED") return { contact, changed: false };
@@ -152,7 +188,7 @@ export async function subscribeContact(deps: ContactDeps, actor: Actor, contactI
 /** Unsubscribes a contact from a list (idempotent); appends `contact.unsubscribed` when it was subscribed. */
 export async function unsubscribeContact(deps: ContactDeps, actor: Actor, contactId: string, listId: string): Promise<ContactType> {
   return changeContact(deps, actor, "contact.unsubscribed", async (m, now) => {
-    const contact = await findContact(m, actor, contactId, "contactId");
+    const contact = await lockContact(m, actor, contactId, "contactId");
     await findList(m, actor, listId);
     const existing = await m.findOne(ListMembershipEntity, { where: { contactId, listId } });
     if (existing?.status !== "SUBSCRIBED") return { contact, changed: false };
@@ -165,7 +201,7 @@ export async function unsubscribeContact(deps: ContactDeps, actor: Actor, contac
 export async function tagContact(deps: ContactDeps, actor: Actor, contactId: string, rawTag: string): Promise<ContactType> {
   const tag = checkTag(rawTag, "tag");
   return changeContact(deps, actor, "contact.tag_added", async (m, now) => {
-    const contact = await findContact(m, actor, contactId, "contactId");
+    const contact = await lockContact(m, actor, contactId, "contactId");
     if (await m.findOne(ContactTagEntity, { where: { contactId, tag } })) return { contact, changed: false };
     const count = await m.count(ContactTagEntity, { where: { contactId } });
     if (count >= LIMITS.tagsPerContact) throw badInput("tag", `a contact has at most ${LIMITS.tagsPerContact} tags`);
@@ -178,7 +214,7 @@ export async function tagContact(deps: ContactDeps, actor: Actor, contactId: str
 export async function untagContact(deps: ContactDeps, actor: Actor, contactId: string, rawTag: string): Promise<ContactType> {
   const tag = checkTag(rawTag, "tag");
   return changeContact(deps, actor, "contact.tag_removed", async (m) => {
-    const contact = await findContact(m, actor, contactId, "contactId");
+    const contact = await lockContact(m, actor, contactId, "contactId");
     const result = await m.delete(ContactTagEntity, { contactId, tag, accountId: actor.accountId });
     return { contact, changed: (result.affected ?? 0) > 0, tag };
   });
@@ -187,7 +223,7 @@ export async function untagContact(deps: ContactDeps, actor: Actor, contactId: s
 /** Records a bounce; appends `contact.bounced` with source `system` (bounce processing is automatic). */
 export async function recordBounce(deps: ContactDeps, actor: Actor, contactId: string): Promise<ContactType> {
   return changeContact(deps, { ...actor, source: "system" }, "contact.bounced", async (m, now) => {
-    const contact = await findContact(m, actor, contactId, "contactId");
+    const contact = await lockContact(m, actor, contactId, "contactId");
     contact.bounceCount += 1;
     contact.bouncedAt = now;
     await m.update(ContactEntity, { id: contact.id }, { bounceCount: contact.bounceCount, bouncedAt: now });
@@ -248,7 +284,7 @@ export async function createList(deps: ContactDeps, actor: Actor, input: CreateL
     });
     return result;
   } catch (error) {
-    if (isDuplicateKey(error)) throw new AppError("LIST_EXISTS", `a list named ${JSON.stringify(name)} already exists`, { field: "input.name" });
+    if (violates(error, /uq_lists_name|lists\.name/)) throw new AppError("LIST_EXISTS", `a list named ${JSON.stringify(name)} already exists`, { field: "input.name" });
     throw error;
   }
 }

@@ -15,6 +15,10 @@ export function makeFormatError(logger: Logger) {
     const code = formatted.extensions?.code as string | undefined;
     if (original instanceof AppError || (code && code !== "INTERNAL_SERVER_ERROR" && code in ERROR_CODES)) {
       const { stacktrace: _drop, http: _http, ...extensions } = (formatted.extensions ?? {}) as Record<string, unknown>;
+      if (code === "BAD_USER_INPUT" && extensions.field === undefined) {
+        const field = variableField(formatted.message);
+        if (field) extensions.field = field;
+      }
       return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions };
     }
     const reference = randomUUID();
@@ -25,4 +29,14 @@ export function makeFormatError(logger: Logger) {
       extensions: { code: "INTERNAL_SERVER_ERROR", reference },
     };
   };
+}
+
+/**
+ * The offending input of a variable coercion error, which graphql-js reports without a field:
+ * `Variable "$input" got invalid value "x" at "input.fields"; …` gives `$input.fields`.
+ */
+export function variableField(message: string): string | undefined {
+  const match = /^Variable "\$([_A-Za-z][_0-9A-Za-z]*)" got invalid value .*? at "([^"]+)";/s.exec(message) ?? /^Variable "\$([_A-Za-z][_0-9A-Za-z]*)"/.exec(message);
+  if (!match) return undefined;
+  return `$${match[2] ?? match[1]}`;
 }

@@ -34,8 +34,11 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
     req.on("data", (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
+        // Stop reading but keep the socket: destroying the request here would also kill the 413
+        // answer. The answer closes the connection (see the caller).
+        req.removeAllListeners("data");
+        req.pause();
         reject(new BodyTooLarge());
-        req.destroy();
         return;
       }
       chunks.push(chunk);
@@ -63,6 +66,9 @@ export async function startHttpServer(deps: Deps, schema: GraphQLSchema, options
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
     introspection: process.env.NODE_ENV !== "production",
+    // main.ts owns SIGTERM/SIGINT. Apollo's own handlers would call stop() first, and Apollo 5
+    // never releases a second, concurrent stop() (ours): shutdown would hang until the hard exit.
+    stopOnTerminationSignals: false,
     plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginDrainHttpServer({ httpServer: server })],
   });
   await apollo.start();
@@ -79,6 +85,8 @@ export async function startHttpServer(deps: Deps, schema: GraphQLSchema, options
         text = await readBody(req, MAX_BODY_BYTES);
       } catch (error) {
         if (error instanceof BodyTooLarge) {
+          res.shouldKeepAlive = false;
+          res.on("finish", () => req.destroy());
           sendJson(res, 413, { errors: [{ message: `request body larger than ${MAX_BODY_BYTES} bytes`, extensions: { code: "BAD_REQUEST" } }] });
           return;
         }
