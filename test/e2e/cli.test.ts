@@ -1,13 +1,22 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../../src/db/index.js";
 import { DRIVERS, freshDatabaseUrl } from "../helpers/db.js";
 import { BOOTSTRAP_KEY, startTestApp, waitFor, type TestApp } from "../helpers/app.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+/**
+ * `npm run build` output, compiled by this suite into its own directory: the same `tsc -p
+ * tsconfig.json` as `dist/`, but never rewriting `dist/` under processes another suite is
+ * running from it (tsc truncates and rewrites every file). Packages resolve from the
+ * repository's node_modules as they do for `dist/`.
+ */
+const BUILD = `test/.artifacts/cli-build-${process.pid}`;
+const CLI = `${BUILD}/src/cli.js`;
+const MAIN = `${BUILD}/src/main.js`;
 
 interface Exit {
   code: number | null;
@@ -35,7 +44,7 @@ function runNode(args: string[], env: Record<string, string>, timeoutMs = 30_000
 
 /** `npm start` without npm: a real Hookcast process, its output collected as it comes. */
 function startMain(env: Record<string, string>): { child: ChildProcess; out: () => string; err: () => string; exited: Promise<Exit> } {
-  const child = spawn(process.execPath, ["dist/src/main.js"], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [MAIN], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout!.on("data", (d) => (stdout += d));
@@ -56,11 +65,13 @@ async function dumpTables(db: Db): Promise<string> {
 }
 
 beforeAll(async () => {
-  // The CLI and the server run from dist/, exactly as `npm run cli` and `npm start` do after `npm run build`.
-  const build = await runNode([`${ROOT}/node_modules/typescript/bin/tsc`, "-p", "tsconfig.json"], {}, 120_000);
+  // The CLI and the server run compiled, exactly as `npm run cli` and `npm start` do after `npm run build`.
+  const build = await runNode([`${ROOT}/node_modules/typescript/bin/tsc`, "-p", "tsconfig.json", "--outDir", BUILD], {}, 120_000);
   expect(build.code, `tsc failed:\n${build.stdout}${build.stderr}`).toBe(0);
-  expect(existsSync(`${ROOT}/dist/src/cli.js`)).toBe(true);
+  expect(existsSync(`${ROOT}/${CLI}`)).toBe(true);
 }, 150_000);
+
+afterAll(() => rmSync(`${ROOT}/${BUILD}`, { recursive: true, force: true }));
 
 describe.each(DRIVERS)("command line and start-up on %s", (driver) => {
   const cleanups: Array<() => Promise<unknown>> = [];
@@ -82,7 +93,7 @@ describe.each(DRIVERS)("command line and start-up on %s", (driver) => {
 
   it('`account create "Acme"` prints one JSON line {accountId, apiKey} whose key authenticates', async () => {
     const databaseUrl = await freshUrl();
-    const result = await runNode(["dist/src/cli.js", "account", "create", "Acme"], { DATABASE_URL: databaseUrl });
+    const result = await runNode([CLI, "account", "create", "Acme"], { DATABASE_URL: databaseUrl });
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     const lines = result.stdout.split("\n").filter(Boolean);
@@ -94,7 +105,7 @@ describe.each(DRIVERS)("command line and start-up on %s", (driver) => {
     expect(created.apiKey).toMatch(/^hc_[A-Za-z0-9_-]{43}$/);
 
     // A second account gets its own id and key.
-    const second = JSON.parse((await runNode(["dist/src/cli.js", "account", "create", "Beta", "Inc"], { DATABASE_URL: databaseUrl })).stdout);
+    const second = JSON.parse((await runNode([CLI, "account", "create", "Beta", "Inc"], { DATABASE_URL: databaseUrl })).stdout);
     expect(second.accountId).not.toBe(created.accountId);
     expect(second.apiKey).not.toBe(created.apiKey);
 
@@ -111,7 +122,7 @@ describe.each(DRIVERS)("command line and start-up on %s", (driver) => {
   });
 
   it("`account create` without a name prints the usage and exits 2", async () => {
-    const result = await runNode(["dist/src/cli.js", "account", "create"], { DATABASE_URL: await freshUrl() });
+    const result = await runNode([CLI, "account", "create"], { DATABASE_URL: await freshUrl() });
     expect(result.code).toBe(2);
     expect(result.stdout).toBe("");
     expect(result.stderr).toMatch(/usage:[\s\S]*account create <name>/);
@@ -195,7 +206,7 @@ describe.each(DRIVERS)("command line and start-up on %s", (driver) => {
   it("a bad configuration stops the server at start: exit 1, one stderr line naming the variable", async () => {
     // One process per bad variable, all at once: each fails before opening the database.
     const databaseUrl = driver === "sqlite" ? "sqlite::memory:" : "mysql://root@127.0.0.1:1/never";
-    const results = await Promise.all(badConfig.map(([, bad]) => runNode(["dist/src/main.js"], { DATABASE_URL: databaseUrl, ...bad })));
+    const results = await Promise.all(badConfig.map(([, bad]) => runNode([MAIN], { DATABASE_URL: databaseUrl, ...bad })));
     results.forEach((result, i) => {
       const [name, bad] = badConfig[i];
       const context = `${JSON.stringify(bad)} -> ${JSON.stringify(result)}`;
@@ -208,7 +219,7 @@ describe.each(DRIVERS)("command line and start-up on %s", (driver) => {
   });
 
   it("a bad configuration stops the CLI too: exit 1, one stderr line", async () => {
-    const result = await runNode(["dist/src/cli.js", "account", "create", "Acme"], { DATABASE_URL: "postgres://localhost/x" });
+    const result = await runNode([CLI, "account", "create", "Acme"], { DATABASE_URL: "postgres://localhost/x" });
     expect(result.code).toBe(1);
     expect(result.stderr.split("\n").filter(Boolean)).toEqual([expect.stringMatching(/^hookcast: bad configuration: DATABASE_URL/)]);
     expect(result.stdout).toBe("");
