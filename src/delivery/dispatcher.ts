@@ -9,7 +9,7 @@ import { claimDue } from "./claim.js";
 import type { DeliveryEntity } from "./delivery.entity.js";
 import { webhookBody } from "./envelope-body.js";
 import type { HttpClient } from "./http-client.js";
-import { recordOutcomes, type FlushResult, type Outcome } from "./record-outcomes.js";
+import { recordOutcomes, type Outcome } from "./record-outcomes.js";
 import { decide } from "./retry-policy.js";
 import { activeSecrets, signedHeaders } from "./sign.js";
 
@@ -37,9 +37,8 @@ export interface DispatcherDeps {
   clock: Clock;
   http: HttpClient;
   logger: Logger;
-  /** Told about delivery state changes (live delivery updates). */
-  onUpdate?: (result: FlushResult) => void;
-  bus?: EventBus;
+  /** Where hook.deleted / hook.disabled events are announced after their commit. */
+  bus: EventBus;
 }
 
 /**
@@ -214,8 +213,8 @@ export class Dispatcher {
         const batch = this.outcomes;
         this.outcomes = [];
         try {
-          const result = await recordOutcomes(this.deps.db, batch.map((b) => b.outcome), this.deps.clock.now(), this.options.disableAfterMs);
-          this.publish(result);
+          const events = await recordOutcomes(this.deps.db, batch.map((b) => b.outcome), this.deps.clock.now(), this.options.disableAfterMs);
+          this.announce(events);
         } catch (error) {
           // The rows keep their lease and become due again when it expires: delayed, not lost.
           this.deps.logger.error({ err: error, count: batch.length }, "recording delivery outcomes failed");
@@ -228,14 +227,11 @@ export class Dispatcher {
     }
   }
 
-  private publish(result: FlushResult): void {
-    if (result.events.length && this.deps.bus) {
-      const byAccount = new Map<string, EventEntity[]>();
-      for (const e of result.events) byAccount.set(e.accountId, [...(byAccount.get(e.accountId) ?? []), e]);
-      for (const [accountId, events] of byAccount) {
-        this.deps.bus.publish({ accountId, lastSequence: events[events.length - 1].sequence, eventIds: events.map((e) => e.id) });
-      }
+  private announce(events: EventEntity[]): void {
+    const byAccount = new Map<string, EventEntity[]>();
+    for (const e of events) byAccount.set(e.accountId, [...(byAccount.get(e.accountId) ?? []), e]);
+    for (const [accountId, mine] of byAccount) {
+      this.deps.bus.publish({ accountId, lastSequence: mine[mine.length - 1].sequence, eventIds: mine.map((e) => e.id) });
     }
-    this.deps.onUpdate?.(result);
   }
 }

@@ -8,7 +8,6 @@ export { fanOutBatch } from "./fan-out.js";
 export { claimDue } from "./claim.js";
 export { Dispatcher, type DispatcherOptions } from "./dispatcher.js";
 export { startWorker, type Worker, type WorkerOptions } from "./worker.js";
-export type { FlushResult } from "./record-outcomes.js";
 export { listDeliveries, getDelivery, redeliver, replayEvents, attemptsOf } from "./delivery.service.js";
 export { DeliveryResolver } from "./delivery.resolver.js";
 export { DeliveryType, DeliveryStatusEnum } from "./delivery.types.js";

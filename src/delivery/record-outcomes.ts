@@ -19,13 +19,6 @@ export type Outcome =
   /** Not sent: the hook is gone. */
   | { kind: "cancel"; row: DeliveryEntity; leaseId: string };
 
-/** What a flush changed, for notifications. */
-export interface FlushResult {
-  events: EventEntity[];
-  /** Delivery rows as written (for live delivery updates). */
-  updated: DeliveryEntity[];
-}
-
 const ERROR_MAX = 500;
 
 function errorText(result: PostResult): string | null {
@@ -40,8 +33,9 @@ function errorText(result: PostResult): string | null {
  * Writes a batch of outcomes in one transaction: the attempts, each delivery's new state (only
  * while the row still carries the lease that was sent under: a row whose lease expired and was
  * taken over is left to its new owner), the hooks' health, 410 deletions and auto-disabling.
+ * Returns the events appended (hook.deleted, hook.disabled), to be announced after the commit.
  */
-export async function recordOutcomes(db: Db, outcomes: Outcome[], now: Date, disableAfterMs: number): Promise<FlushResult> {
+export async function recordOutcomes(db: Db, outcomes: Outcome[], now: Date, disableAfterMs: number): Promise<EventEntity[]> {
   return db.write(async (m) => {
     const attempts = outcomes.filter((o): o is Extract<Outcome, { kind: "attempt" }> => o.kind === "attempt");
     if (attempts.length) {
@@ -62,15 +56,11 @@ export async function recordOutcomes(db: Db, outcomes: Outcome[], now: Date, dis
       for (let i = 0; i < rows.length; i += 500) await m.insert(DeliveryAttemptEntity, rows.slice(i, i + 500) as never[]);
     }
 
-    const updated: DeliveryEntity[] = [];
     for (const o of outcomes) {
-      const patch = deliveryPatch(o, now);
-      const result = await m.update(DeliveryEntity, { id: o.row.id, leaseId: o.leaseId }, patch as never);
-      if ((result.affected ?? 0) > 0) updated.push(Object.assign(new DeliveryEntity(), o.row, patch));
+      await m.update(DeliveryEntity, { id: o.row.id, leaseId: o.leaseId }, deliveryPatch(o, now) as never);
     }
 
-    const events = await updateHooks(m, attempts, now, disableAfterMs);
-    return { events, updated };
+    return updateHooks(m, attempts, now, disableAfterMs);
   });
 }
 

@@ -6,7 +6,6 @@ import type { Logger } from "../shared/logger.js";
 import { Dispatcher } from "./dispatcher.js";
 import { fanOutBatch } from "./fan-out.js";
 import type { HttpClient } from "./http-client.js";
-import type { FlushResult } from "./record-outcomes.js";
 import { purgeDeliveredAttempts } from "./retention.js";
 
 /** A running delivery worker. */
@@ -25,7 +24,6 @@ export interface WorkerDeps {
   clock: Clock;
   http: HttpClient;
   logger: Logger;
-  onDeliveryUpdate?: (result: FlushResult) => void;
 }
 
 /** Options for tests: faster polling. */
@@ -42,7 +40,7 @@ export interface WorkerOptions {
 export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Worker {
   const pollIntervalMs = options.pollIntervalMs ?? 250;
   const dispatcher = new Dispatcher(
-    { db: deps.db, clock: deps.clock, http: deps.http, logger: deps.logger, bus: deps.bus, onUpdate: deps.onDeliveryUpdate },
+    { db: deps.db, clock: deps.clock, http: deps.http, logger: deps.logger, bus: deps.bus },
     {
       concurrency: deps.config.deliveryConcurrency,
       perHookInFlight: deps.config.perHookInFlight,

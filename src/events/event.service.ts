@@ -41,8 +41,3 @@ export async function listEvents(db: Db, accountId: string, args: ListEventsArgs
   );
   return { events: rows.slice(0, first), hasNextPage: rows.length > first };
 }
-
-/** Events of an account with sequence in (after, upTo], oldest first, at most `limit`. */
-export async function eventsAfter(db: Db, accountId: string, after: number, limit: number): Promise<EventEntity[]> {
-  return db.read((m) => m.find(EventEntity, { where: { accountId, sequence: MoreThan(after) }, order: { sequence: "ASC" }, take: limit }));
-}

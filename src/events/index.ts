@@ -3,6 +3,6 @@ export { EVENT_TYPES, type EventType as EventTypeName, isEventType } from "./eve
 export { type EventBus, type EventNotice, MemoryEventBus } from "./event-bus.js";
 export { EventLog, appendEvents, type Change, type EventDraft } from "./event-log.js";
 export { toEnvelope, type EventEnvelope } from "./envelope.js";
-export { listEvents, eventsAfter, checkEventTypes } from "./event.service.js";
+export { listEvents, checkEventTypes } from "./event.service.js";
 export { EventResolver, renderEvent } from "./event.resolver.js";
 export { EventType, EventConnectionType } from "./event.types.js";
