@@ -56,8 +56,22 @@ export async function recordOutcomes(db: Db, outcomes: Outcome[], now: Date, dis
       for (let i = 0; i < rows.length; i += 500) await m.insert(DeliveryAttemptEntity, rows.slice(i, i + 500) as never[]);
     }
 
+    // The common case, delivered, is one UPDATE per group of identical patches (same lease,
+    // status code and attempt number); the rest row by row.
+    const delivered = new Map<string, { patch: Partial<DeliveryEntity>; leaseId: string; ids: string[] }>();
     for (const o of outcomes) {
-      await m.update(DeliveryEntity, { id: o.row.id, leaseId: o.leaseId }, deliveryPatch(o, now) as never);
+      const patch = deliveryPatch(o, now);
+      if (o.kind === "attempt" && o.decision.kind === "delivered") {
+        const key = `${o.leaseId} ${o.result.statusCode} ${o.row.attemptCount}`;
+        const group = delivered.get(key) ?? { patch, leaseId: o.leaseId, ids: [] };
+        group.ids.push(o.row.id);
+        delivered.set(key, group);
+      } else {
+        await m.update(DeliveryEntity, { id: o.row.id, leaseId: o.leaseId }, patch as never);
+      }
+    }
+    for (const { patch, leaseId, ids } of delivered.values()) {
+      await m.update(DeliveryEntity, { id: In(ids), leaseId }, patch as never);
     }
 
     return updateHooks(m, attempts, now, disableAfterMs);
