@@ -7,6 +7,7 @@ export const PARKED_UNTIL = new Date("9999-01-01T00:00:00.000Z");
 
 /** A new queued delivery of `eventId` to `hookId`, due at `availableAt`. */
 export function newDelivery(args: { accountId: string; hookId: string; eventId: string; eventSequence: number; now: Date; availableAt?: Date }): DeliveryEntity {
+  const due = args.availableAt ?? args.now;
   return Object.assign(new DeliveryEntity(), {
     id: newId("dlv", args.now.getTime()),
     accountId: args.accountId,
@@ -15,10 +16,10 @@ export function newDelivery(args: { accountId: string; hookId: string; eventId: 
     eventSequence: args.eventSequence,
     status: "PENDING",
     queued: true,
-    availableAt: args.availableAt ?? args.now,
+    availableAt: due,
     leaseId: null,
     attemptCount: 0,
-    nextAttemptAt: args.availableAt && args.availableAt < PARKED_UNTIL ? args.availableAt : null,
+    nextAttemptAt: due < PARKED_UNTIL ? due : null,
     deliveredAt: null,
     lastStatusCode: null,
     lastError: null,

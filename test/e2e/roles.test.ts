@@ -29,6 +29,10 @@ describe("roles: api and worker processes on one MySQL", () => {
     expect(events.events.edges).toHaveLength(3);
     expect(await api.app.deps.db.read((m) => m.count(DeliveryEntity))).toBe(0);
     expect(r.webhooks).toHaveLength(0);
+    // A delivery queued but not yet sent says when it is due.
+    const ping = await api.ok(`mutation($id: ID!) { pingHook(id: $id) { status nextAttemptAt createdAt } }`, { id: created.createHook.hook.id });
+    expect(ping.pingHook.status).toBe("PENDING");
+    expect(ping.pingHook.nextAttemptAt).toBe(ping.pingHook.createdAt);
 
     const worker = await startHookcast(
       loadConfig({ DATABASE_URL: api.databaseUrl, HOOKCAST_ROLE: "worker", HOOKCAST_ALLOW_PRIVATE_TARGETS: "true", LOG_LEVEL: "silent" }),
@@ -36,8 +40,8 @@ describe("roles: api and worker processes on one MySQL", () => {
     );
     cleanups.push(() => worker.stop());
     expect(worker.url).toBeNull();
-    await waitFor(() => r.webhooks.length === 3);
-    expect(r.webhooks.map((w) => w.json.sequence).sort()).toEqual([1, 2, 3]);
-    await waitFor(async () => (await api.app.deps.db.read((m) => m.count(DeliveryEntity, { where: { status: "DELIVERED" } }))) === 3);
+    await waitFor(() => r.webhooks.length === 4);
+    expect(r.webhooks.map((w) => w.json.sequence).sort()).toEqual([1, 2, 3, 4]);
+    await waitFor(async () => (await api.app.deps.db.read((m) => m.count(DeliveryEntity, { where: { status: "DELIVERED" } }))) === 4);
   });
 });

@@ -300,6 +300,8 @@ describe.each(DRIVERS)("webhooks on %s", (driver) => {
     expect(r.webhooks.filter((w) => w.path === "/a")).toHaveLength(0);
     const queued = (await t.ok(`query($id: ID!) { hook(id: $id) { stats { pending } } }`, { id: a.hook.id })).hook.stats;
     expect(queued.pending).toBe(2);
+    // Parked: queued, but with no due time until the hook is resumed.
+    expect((await deliveries(t, a.hook.id)).map((d) => [d.status, d.nextAttemptAt])).toEqual([["PENDING", null], ["PENDING", null]]);
     await t.ok(`mutation($id: ID!) { resumeHook(id: $id) { status } }`, { id: a.hook.id });
     await waitFor(() => r.webhooks.filter((w) => w.path === "/a").length === 2);
     expect(r.webhooks.filter((w) => w.path === "/a").map((w) => w.json.sequence)).toEqual([1, 2]);
