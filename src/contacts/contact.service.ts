@@ -10,7 +10,7 @@ import { ContactEntity, ContactTagEntity } from "./contact.entity.js";
 import type { ContactFilter, CreateContactInput, CreateListInput, UpdateContactInput } from "./contact.inputs.js";
 import type { ContactType, ListType } from "./contact.types.js";
 import { ListEntity, ListMembershipEntity } from "./list.entity.js";
-import { renderContact, renderContacts, renderList, snapshot } from "./render-contact.js";
+import { renderContact, renderContacts, renderList } from "./render-contact.js";
 import { LIMITS, checkEmail, checkFields, checkTag, checkText } from "./validate.js";
 
 /** What contact services need. */
@@ -82,7 +82,7 @@ async function changeContact(
     }
     const view = await renderContact(change.manager, contact);
     if (changed) {
-      change.append({ type, source: actor.source, data: snapshot(view), contactId: contact.id, listId, tag, actorKeyId: actor.apiKeyId });
+      change.append({ type, source: actor.source, data: view, contactId: contact.id, listId, tag, actorKeyId: actor.apiKeyId });
     }
     return view;
   });
@@ -164,7 +164,7 @@ export async function deleteContact(deps: ContactDeps, actor: Actor, id: string)
     await m.delete(ContactTagEntity, { contactId: contact.id, accountId: actor.accountId });
     await m.delete(ListMembershipEntity, { contactId: contact.id, accountId: actor.accountId });
     await m.delete(ContactEntity, { id: contact.id, accountId: actor.accountId });
-    change.append({ type: "contact.deleted", source: actor.source, data: snapshot(view), contactId: contact.id, actorKeyId: actor.apiKeyId });
+    change.append({ type: "contact.deleted", source: actor.source, data: view, contactId: contact.id, actorKeyId: actor.apiKeyId });
   });
   return true;
 }
@@ -279,7 +279,7 @@ export async function createList(deps: ContactDeps, actor: Actor, input: CreateL
       const list = Object.assign(new ListEntity(), { id: newId("lst", change.now.getTime()), accountId: actor.accountId, name, createdAt: change.now });
       await change.manager.insert(ListEntity, list);
       const view = renderList(list);
-      change.append({ type: "list.created", source: actor.source, data: snapshot(view), listId: list.id, actorKeyId: actor.apiKeyId });
+      change.append({ type: "list.created", source: actor.source, data: view, listId: list.id, actorKeyId: actor.apiKeyId });
       return view;
     });
     return result;

@@ -3,5 +3,5 @@ export { ListEntity, ListMembershipEntity } from "./list.entity.js";
 export { ContactResolver } from "./contact.resolver.js";
 export { ContactType, ListType, ListMembershipType, PageInfoType } from "./contact.types.js";
 export * from "./contact.service.js";
-export { renderContacts, renderContact, renderList, snapshot } from "./render-contact.js";
+export { renderContacts, renderContact, renderList } from "./render-contact.js";
 export { LIMITS } from "./validate.js";

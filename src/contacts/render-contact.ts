@@ -55,8 +55,3 @@ export async function renderContact(m: EntityManager, contact: ContactEntity): P
 export function renderList(list: ListEntity): ListType {
   return { id: list.id, name: list.name, createdAt: list.createdAt };
 }
-
-/** The JSON form of a rendering, as stored in an event's `data` (dates become ISO strings). */
-export function snapshot<T>(view: T): unknown {
-  return JSON.parse(JSON.stringify(view));
-}

@@ -11,7 +11,7 @@ import type { EventType } from "./event-types.js";
 export interface EventDraft {
   type: EventType;
   source: EventSource;
-  /** The resource snapshot (the GraphQL rendering of it, as JSON). */
+  /** The resource as the GraphQL API renders it; stored as its JSON form (dates become ISO strings). */
   data: unknown;
   contactId?: string | null;
   listId?: string | null;
@@ -88,7 +88,8 @@ export async function appendEvents(manager: EntityManager, accountId: string, dr
     e.type = d.type;
     e.source = d.source;
     e.occurredAt = now;
-    e.data = d.data;
+    // The JSON form, also in memory, so that the returned event equals the stored one.
+    e.data = JSON.parse(JSON.stringify(d.data));
     e.contactId = d.contactId ?? null;
     e.listId = d.listId ?? null;
     e.tag = d.tag ?? null;

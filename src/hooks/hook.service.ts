@@ -53,9 +53,9 @@ export function renderHook(h: HookEntity): HookType {
   };
 }
 
-/** The JSON of a hook in hook.* events: its rendering, dates as ISO strings. */
-function hookSnapshot(h: HookEntity, reason: string): unknown {
-  return { hook: JSON.parse(JSON.stringify(renderHook(h))), reason };
+/** The data of hook.* events: the hook as the API renders it, and why. */
+function hookEventData(h: HookEntity, reason: string): unknown {
+  return { hook: renderHook(h), reason };
 }
 
 /** Validates a webhook URL: absolute http(s), a host, no credentials, at most 2,048 characters. */
@@ -223,7 +223,7 @@ export async function deleteHookIn(m: EntityManager, hook: HookEntity, reason: s
   Object.assign(hook, { deletedAt: now, deletedReason: reason.slice(0, 500), updatedAt: now });
   await m.update(HookEntity, { id: hook.id }, { deletedAt: now, deletedReason: hook.deletedReason, updatedAt: now });
   await cancelQueuedDeliveries(m, hook.id, now);
-  return appendEvents(m, hook.accountId, [{ type: "hook.deleted", source, data: hookSnapshot(hook, reason), actorKeyId }], now);
+  return appendEvents(m, hook.accountId, [{ type: "hook.deleted", source, data: hookEventData(hook, reason), actorKeyId }], now);
 }
 
 /**
@@ -232,7 +232,7 @@ export async function deleteHookIn(m: EntityManager, hook: HookEntity, reason: s
 export async function disableHookIn(m: EntityManager, hook: HookEntity, reason: string, now: Date) {
   Object.assign(hook, { status: "DISABLED", disabledReason: reason.slice(0, 500), updatedAt: now });
   await m.update(HookEntity, { id: hook.id }, { status: "DISABLED", disabledReason: hook.disabledReason, updatedAt: now });
-  return appendEvents(m, hook.accountId, [{ type: "hook.disabled", source: "system", data: hookSnapshot(hook, reason) }], now);
+  return appendEvents(m, hook.accountId, [{ type: "hook.disabled", source: "system", data: hookEventData(hook, reason) }], now);
 }
 
 /** deleteHook: removes the hook and cancels what it still had queued. */
