@@ -44,6 +44,8 @@ export interface Config {
   readonly connectTimeoutMs: number;
   /** pino level. Default info. */
   readonly logLevel: string;
+  /** `NODE_ENV=production`: GraphQL introspection off. */
+  readonly production: boolean;
 }
 
 /** Raised for a bad environment variable; `main` prints its message alone and exits 1. */
@@ -120,5 +122,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     leaseMs,
     connectTimeoutMs: env.HOOKCAST_CONNECT_TIMEOUT ? parseDuration(env.HOOKCAST_CONNECT_TIMEOUT, "HOOKCAST_CONNECT_TIMEOUT") : 5_000,
     logLevel: env.LOG_LEVEL || "info",
+    production: env.NODE_ENV === "production",
   });
 }

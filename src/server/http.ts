@@ -65,7 +65,7 @@ export async function startHttpServer(deps: Deps, schema: GraphQLSchema, options
     includeStacktraceInErrorResponses: false,
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
-    introspection: process.env.NODE_ENV !== "production",
+    introspection: !deps.config.production,
     // main.ts owns SIGTERM/SIGINT. Apollo's own handlers would call stop() first, and Apollo 5
     // never releases a second, concurrent stop() (ours): shutdown would hang until the hard exit.
     stopOnTerminationSignals: false,

@@ -69,3 +69,24 @@ describe.each(DRIVERS)("HTTP edge on %s", (driver) => {
     expect(res.headers.get("x-request-id")).toBe("req-123");
   });
 });
+
+describe("introspection", () => {
+  it("is on in development and off with NODE_ENV=production", async () => {
+    const query = "{ __schema { queryType { name } } }";
+    const dev = await startTestApp("sqlite");
+    try {
+      expect((await dev.ok(query)).__schema.queryType.name).toBe("Query");
+    } finally {
+      await dev.stop();
+    }
+    const prod = await startTestApp("sqlite", { env: { NODE_ENV: "production" } });
+    try {
+      const r = await prod.gql(query);
+      expect(r.data ?? null).toBeNull();
+      expect(r.errors?.[0].extensions?.code).toBe("GRAPHQL_VALIDATION_FAILED");
+      expect(r.errors?.[0].message).toMatch(/introspection/i);
+    } finally {
+      await prod.stop();
+    }
+  });
+});
