@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AccountEntity } from "../../src/accounts/account.entity.js";
 import { ContactEntity } from "../../src/contacts/contact.entity.js";
-import { EventEntity } from "../../src/events/event.entity.js";
 import { newId } from "../../src/shared/ids.js";
-import { DRIVERS } from "../helpers/db.js";
+import { DRIVERS, occupySequence } from "../helpers/db.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { allEvents, createContact, expectError } from "../helpers/graphql.js";
 
@@ -15,32 +14,10 @@ describe.each(DRIVERS)("rollback over HTTP on %s", (driver) => {
   });
   afterAll(() => t?.stop());
 
-  /** Takes sequence `sequence` of the account's log without moving its counter, so that the next append collides. */
-  async function squat(accountId: string, sequence: number): Promise<() => Promise<void>> {
-    const id = newId("evt");
-    await t.app.deps.db.write((m) =>
-      m.insert(EventEntity, {
-        id,
-        accountId,
-        sequence,
-        type: "contact.created",
-        source: "system",
-        occurredAt: new Date(),
-        data: {},
-        contactId: null,
-        listId: null,
-        tag: null,
-        actorKeyId: null,
-        fanoutPending: false,
-      } as never),
-    );
-    return async () => void (await t.app.deps.db.write((m) => m.delete(EventEntity, { id })));
-  }
-
   it("createContact whose event insert fails: masked INTERNAL_SERVER_ERROR, no contact, no event, no sequence taken", async () => {
     const { accountId, apiKey: key } = await t.newAccount();
     await createContact(t, { email: "one@example.com" }, key);
-    const release = await squat(accountId, 2);
+    const release = await occupySequence(t.app.deps.db, accountId, 2);
     const r = await t.gql(`mutation { createContact(input: { email: "two@example.com" }) { id } }`, {}, key);
     const error = expectError(r, "INTERNAL_SERVER_ERROR");
     expect(error.message).toMatch(/^Internal server error \(reference [0-9a-f-]{36}\)$/);
@@ -62,7 +39,7 @@ describe.each(DRIVERS)("rollback over HTTP on %s", (driver) => {
   it("updateContact, tagContact, deleteContact and createList whose event insert fails leave everything as it was", async () => {
     const { accountId, apiKey: key } = await t.newAccount();
     const c = await createContact(t, { email: "same@example.com", firstName: "Same" }, key);
-    const release = await squat(accountId, 2);
+    const release = await occupySequence(t.app.deps.db, accountId, 2);
     expectError(await t.gql(`mutation($id: ID!) { updateContact(id: $id, input: { firstName: "Changed" }) { id } }`, { id: c.id }, key), "INTERNAL_SERVER_ERROR");
     expectError(await t.gql(`mutation($id: ID!) { tagContact(contactId: $id, tag: "t") { id } }`, { id: c.id }, key), "INTERNAL_SERVER_ERROR");
     expectError(await t.gql(`mutation($id: ID!) { deleteContact(id: $id) }`, { id: c.id }, key), "INTERNAL_SERVER_ERROR");

@@ -8,7 +8,7 @@ import { EventLog, appendEvents, type Change, type EventDraft } from "../../src/
 import { EventEntity } from "../../src/events/event.entity.js";
 import { systemClock } from "../../src/shared/clock.js";
 import { newId } from "../../src/shared/ids.js";
-import { DRIVERS, openTestDb } from "../helpers/db.js";
+import { DRIVERS, occupySequence, openTestDb } from "../helpers/db.js";
 
 /**
  * The outbox invariant at its source: a change and its events commit together or not at all,
@@ -128,28 +128,14 @@ describe.each(DRIVERS)("event log on %s", (driver) => {
   it("rolls back the contact when the event insert itself fails, and the sequence does not advance", async () => {
     await log.change(accountId, (change) => insertContact(change, "one@example.com"));
     // Plant a row that takes sequence 2 without moving the counter: the next append collides.
-    const squatter = Object.assign(new EventEntity(), {
-      id: newId("evt"),
-      accountId,
-      sequence: 2,
-      type: "contact.created",
-      source: "system",
-      occurredAt: new Date(),
-      data: {},
-      contactId: null,
-      listId: null,
-      tag: null,
-      actorKeyId: null,
-      fanoutPending: false,
-    });
-    await db.write((m) => m.insert(EventEntity, squatter as never));
+    const release = await occupySequence(db, accountId, 2);
     const contactsBefore = await contacts();
     await expect(log.change(accountId, (change) => insertContact(change, "two@example.com"))).rejects.toThrow();
     expect(await contacts()).toEqual(contactsBefore);
     expect((await contacts()).some((c) => c.email === "two@example.com")).toBe(false);
     expect(await eventSeq()).toBe(1);
     expect(notices).toHaveLength(1);
-    await db.write((m) => m.delete(EventEntity, { id: squatter.id }));
+    await release();
     const { events: retried } = await log.change(accountId, (change) => insertContact(change, "two@example.com"));
     expect(retried.map((e) => e.sequence)).toEqual([2]);
     expect((await events()).map((e) => e.sequence)).toEqual([1, 2]);
