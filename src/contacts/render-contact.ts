@@ -13,12 +13,16 @@ export async function renderContacts(m: EntityManager, accountId: string, contac
   if (contacts.length === 0) return out;
   const ids = contacts.map((c) => c.id);
   const [tags, memberships] = await Promise.all([
-    m.find(ContactTagEntity, { where: { accountId, contactId: In(ids) }, order: { tag: "ASC" } }),
-    m.find(ListMembershipEntity, { where: { accountId, contactId: In(ids) }, order: { listId: "ASC" } }),
+    m.find(ContactTagEntity, { where: { accountId, contactId: In(ids) } }),
+    m.find(ListMembershipEntity, { where: { accountId, contactId: In(ids) } }),
   ]);
   const listIds = [...new Set(memberships.map((x) => x.listId))];
   const lists = listIds.length ? await m.find(ListEntity, { where: { accountId, id: In(listIds) } }) : [];
   const listById = new Map(lists.map((l) => [l.id, renderList(l)]));
+  // Sorted here, not by the database: MySQL's collation and SQLite's binary order differ, and
+  // both drivers must render the same contact identically (code-point order).
+  const tagsOf = groupBy(tags, (t) => t.contactId);
+  const membershipsOf = groupBy(memberships, (x) => x.contactId);
   for (const c of contacts) {
     out.set(c.id, {
       id: c.id,
@@ -27,9 +31,9 @@ export async function renderContacts(m: EntityManager, accountId: string, contac
       lastName: c.lastName,
       phone: c.phone,
       fields: c.fields,
-      tags: tags.filter((t) => t.contactId === c.id).map((t) => t.tag).sort(),
-      lists: memberships
-        .filter((x) => x.contactId === c.id && listById.has(x.listId))
+      tags: (tagsOf.get(c.id) ?? []).map((t) => t.tag).sort(),
+      lists: (membershipsOf.get(c.id) ?? [])
+        .filter((x) => listById.has(x.listId))
         .sort((a, b) => (a.listId < b.listId ? -1 : 1))
         .map((x) => ({
           list: listById.get(x.listId)!,
@@ -54,4 +58,15 @@ export async function renderContact(m: EntityManager, contact: ContactEntity): P
 /** A list as the GraphQL `List` type returns it. */
 export function renderList(list: ListEntity): ListType {
   return { id: list.id, name: list.name, createdAt: list.createdAt };
+}
+
+function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k);
+    if (list) list.push(item);
+    else out.set(k, [item]);
+  }
+  return out;
 }
