@@ -13,10 +13,10 @@ describe.each(DRIVERS)("public and system sources on %s", (driver) => {
     while (cleanups.length) await cleanups.pop()!();
   });
 
-  async function setup(): Promise<{ t: TestApp; r: Receiver }> {
+  async function setup(env: Record<string, string> = {}): Promise<{ t: TestApp; r: Receiver }> {
     const r = await startReceiver();
     cleanups.push(() => r.stop());
-    const t = await startTestApp(driver);
+    const t = await startTestApp(driver, { env });
     cleanups.push(() => t.stop());
     return { t, r };
   }
@@ -194,5 +194,16 @@ describe.each(DRIVERS)("public and system sources on %s", (driver) => {
     expect(seen("/api")).toEqual([["api", "contact.created", "api@example.com"]]);
     expect(seen("/system")).toEqual([["system", "contact.bounced", "api@example.com"]]);
     expect(seen("/all").map((x) => x[0]).sort()).toEqual(["admin", "admin", "api", "public", "public", "system"]);
+  });
+
+  it("HOOKCAST_PUBLIC_URL is the base of form URLs, unsubscribe links and skinny payloads' fetch.url", async () => {
+    const { t, r } = await setup({ HOOKCAST_PUBLIC_URL: "https://hooks.example.com/base/" });
+    const list = await newList(t, "news");
+    expect(list.formUrl).toBe(`https://hooks.example.com/base/f/${list.publicToken}`);
+    await t.ok(`mutation($input: CreateHookInput!) { createHook(input: $input) { hook { id } } }`, { input: { url: `${r.url}/skinny`, payload: "SKINNY" } });
+    const c = (await t.ok(`mutation { createContact(input: { email: "ada@example.com" }) { id unsubscribeToken unsubscribeUrl } }`)).createContact;
+    expect(c.unsubscribeUrl).toBe(`https://hooks.example.com/base/u/${c.unsubscribeToken}`);
+    const got = await waitFor(() => r.webhooks[0]);
+    expect(got.json.fetch.url).toBe("https://hooks.example.com/base/graphql");
   });
 });
