@@ -44,6 +44,12 @@ export interface Config {
   readonly connectTimeoutMs: number;
   /** pino level. Default info. */
   readonly logLevel: string;
+  /**
+   * Base URL at which clients reach this API (`HOOKCAST_PUBLIC_URL`, e.g. `https://hooks.example.com`),
+   * used in unsubscribe links, form URLs and skinny payloads' `fetch.url`. Unset: the server's
+   * own address (`http://<host>:<port>`), which is right only for local use.
+   */
+  readonly publicUrl?: string;
   /** `NODE_ENV=production`: GraphQL introspection off. */
   readonly production: boolean;
 }
@@ -82,6 +88,18 @@ function parseBool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boo
   throw new ConfigError(`${name}: "${raw}" is not true or false`);
 }
 
+function parsePublicUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new ConfigError(`HOOKCAST_PUBLIC_URL: "${raw}" is not an absolute URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError("HOOKCAST_PUBLIC_URL: use an http or https URL");
+  if (url.search || url.hash || url.username) throw new ConfigError("HOOKCAST_PUBLIC_URL: use a base URL without query, fragment or credentials");
+  return url.toString().replace(/\/+$/, "");
+}
+
 /** The default retry schedule of API.md. */
 export const DEFAULT_RETRY_SCHEDULE = "5s,5m,30m,2h,5h,10h,10h";
 
@@ -105,7 +123,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (leaseMs <= requestTimeoutMs) {
     throw new ConfigError(`HOOKCAST_LEASE: ${leaseMs} ms must exceed the request timeout (${requestTimeoutMs} ms, HOOKCAST_REQUEST_TIMEOUT)`);
   }
+  const publicUrl = env.HOOKCAST_PUBLIC_URL ? parsePublicUrl(env.HOOKCAST_PUBLIC_URL) : undefined;
   return Object.freeze({
+    publicUrl,
     port: parseIntVar(env, "PORT", 4000, 0, 65_535),
     host: env.HOST || "0.0.0.0",
     databaseUrl,

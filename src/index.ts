@@ -3,8 +3,9 @@
  */
 export { loadConfig, type Config, type Role, ConfigError } from "./config.js";
 export { startHookcast, type Hookcast, type Overrides } from "./server/app.js";
-export { createAccount } from "./accounts/account.service.js";
+export { createAccount, createApiKey, type ApiKeySource } from "./accounts/account.service.js";
 export { ERROR_CODES, AppError, type ErrorCode } from "./shared/errors.js";
 export { EVENT_TYPES } from "./events/event-types.js";
 export type { EventEnvelope } from "./events/envelope.js";
 export { verifyWebhook, type WebhookHeaders } from "./delivery/sign.js";
+export type { HookEnvelope, FetchRequest } from "./delivery/payload.js";

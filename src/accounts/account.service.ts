@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { IsNull } from "typeorm";
 import type { Db } from "../db/index.js";
 import { newId, randomToken } from "../shared/ids.js";
-import { badInput } from "../shared/errors.js";
+import { badInput, notFound } from "../shared/errors.js";
 import { AccountEntity } from "./account.entity.js";
 import { ApiKeyEntity } from "./api-key.entity.js";
 import type { Actor } from "./actor.js";
@@ -35,11 +35,38 @@ export async function createAccount(db: Db, name: string, apiKey: string = gener
       accountId,
       keyHash: hashApiKey(apiKey),
       keyPrefix: apiKey.slice(0, 8),
+      source: "api",
       createdAt: now,
       revokedAt: null,
     });
   });
   return { accountId, apiKey };
+}
+
+/** The event source an API key acts as: `api` (integrations) or `admin` (an admin tool acting for a person). */
+export type ApiKeySource = "api" | "admin";
+
+/** What `key create` prints: the new key's id, the key (shown once) and its source. */
+export interface CreatedApiKey {
+  accountId: string;
+  apiKeyId: string;
+  apiKey: string;
+  source: ApiKeySource;
+}
+
+/**
+ * Adds an API key to an existing account. Keys with source `admin` are for admin tools: the
+ * events they cause carry source `admin` (hooks filter on it), everything else is as for `api`.
+ */
+export async function createApiKey(db: Db, accountId: string, source: ApiKeySource = "api", apiKey: string = generateApiKey(), now = new Date()): Promise<CreatedApiKey> {
+  if (source !== "api" && source !== "admin") throw badInput("source", "source must be api or admin");
+  const apiKeyId = newId("key", now.getTime());
+  await db.write(async (m) => {
+    const account = await m.findOne(AccountEntity, { where: { id: accountId } });
+    if (!account) throw notFound("account", accountId, "accountId");
+    await m.insert(ApiKeyEntity, { id: apiKeyId, accountId, keyHash: hashApiKey(apiKey), keyPrefix: apiKey.slice(0, 8), source, createdAt: now, revokedAt: null });
+  });
+  return { accountId, apiKeyId, apiKey, source };
 }
 
 /**
@@ -53,11 +80,11 @@ export async function bootstrapAccount(db: Db, bootstrapKey: string | undefined)
   return { ...created, generated: bootstrapKey === undefined };
 }
 
-/** The actor of an API key (source `api`), or null when the key is unknown or revoked. */
+/** The actor of an API key (source `api`, or `admin` for admin keys), or null when the key is unknown or revoked. */
 export async function authenticate(db: Db, apiKey: string): Promise<Actor | null> {
   if (apiKey.length < 16 || apiKey.length > 200) return null;
   const key = await db.read((m) => m.findOne(ApiKeyEntity, { where: { keyHash: hashApiKey(apiKey), revokedAt: IsNull() } }));
-  return key ? { accountId: key.accountId, apiKeyId: key.id, source: "api" } : null;
+  return key ? { accountId: key.accountId, apiKeyId: key.id, source: key.source === "admin" ? "admin" : "api" } : null;
 }
 
 /** The API key in request headers: `Authorization: Bearer <key>` or `Api-Token: <key>`. */

@@ -14,3 +14,8 @@ export interface Actor {
 export function systemActor(accountId: string): Actor {
   return { accountId, apiKeyId: null, source: "system" };
 }
+
+/** The actor for a contact acting on their own (public subscribe form, unsubscribe link): source `public`, no API key. */
+export function publicActor(accountId: string): Actor {
+  return { accountId, apiKeyId: null, source: "public" };
+}

@@ -1,5 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 import { ms3 } from "../db/columns.js";
+import type { EventSource } from "../events/event.entity.js";
 
 /** An API key of an account, stored only as its SHA-256 hash. */
 @Entity({ name: "api_keys" })
@@ -18,6 +19,10 @@ export class ApiKeyEntity {
   /** First characters of the key, to tell keys apart in a UI without revealing them. */
   @Column({ name: "key_prefix", type: "varchar", length: 16 })
   keyPrefix!: string;
+
+  /** The source of the events this key causes: `api` (integrations, default) or `admin` (an admin tool acting for a person). */
+  @Column({ type: "varchar", length: 16, default: "api" })
+  source!: Extract<EventSource, "api" | "admin">;
 
   @Column({ name: "created_at", ...ms3 })
   createdAt!: Date;

@@ -29,6 +29,10 @@ export class ContactEntity {
   @Column({ type: "text", transformer: jsonText })
   fields!: Record<string, unknown>;
 
+  /** Random token of the contact's unsubscribe link (`/u/<token>`): unguessable, never in event data. */
+  @Column({ name: "unsubscribe_token", type: "varchar", length: 64, nullable: true })
+  unsubscribeToken!: string | null;
+
   @Column({ name: "bounce_count", type: "int", default: 0 })
   bounceCount!: number;
 

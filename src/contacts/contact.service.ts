@@ -5,7 +5,7 @@ import type { EventLog } from "../events/event-log.js";
 import type { EventType } from "../events/event-types.js";
 import { AppError, badInput, notFound } from "../shared/errors.js";
 import { decodeCursor, encodeCursor } from "../shared/cursor.js";
-import { newId } from "../shared/ids.js";
+import { newId, randomToken } from "../shared/ids.js";
 import { ContactEntity, ContactTagEntity } from "./contact.entity.js";
 import type { ContactFilter, CreateContactInput, CreateListInput, UpdateContactInput } from "./contact.inputs.js";
 import type { ContactType, ListType } from "./contact.types.js";
@@ -107,6 +107,7 @@ export async function createContact(deps: ContactDeps, actor: Actor, input: Crea
         lastName,
         phone,
         fields,
+        unsubscribeToken: randomToken(24),
         bounceCount: 0,
         bouncedAt: null,
         createdAt: now,
@@ -276,7 +277,7 @@ export async function createList(deps: ContactDeps, actor: Actor, input: CreateL
   if (!name) throw badInput("input.name", "name is required");
   try {
     const { result } = await deps.eventLog.change(actor.accountId, async (change) => {
-      const list = Object.assign(new ListEntity(), { id: newId("lst", change.now.getTime()), accountId: actor.accountId, name, createdAt: change.now });
+      const list = Object.assign(new ListEntity(), { id: newId("lst", change.now.getTime()), accountId: actor.accountId, name, publicToken: randomToken(24), createdAt: change.now });
       await change.manager.insert(ListEntity, list);
       const view = renderList(list);
       change.append({ type: "list.created", source: actor.source, data: view, listId: list.id, actorKeyId: actor.apiKeyId });

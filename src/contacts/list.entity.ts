@@ -13,6 +13,10 @@ export class ListEntity {
   @Column({ type: "varchar", length: 200 })
   name!: string;
 
+  /** Random token naming the list in its public subscribe form (`/f/<token>`); not its id. */
+  @Column({ name: "public_token", type: "varchar", length: 64, nullable: true })
+  publicToken!: string | null;
+
   @Column({ name: "created_at", ...ms3 })
   createdAt!: Date;
 }

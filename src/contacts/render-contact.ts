@@ -24,7 +24,7 @@ export async function renderContacts(m: EntityManager, accountId: string, contac
   const tagsOf = groupBy(tags, (t) => t.contactId);
   const membershipsOf = groupBy(memberships, (x) => x.contactId);
   for (const c of contacts) {
-    out.set(c.id, {
+    const view: ContactType = {
       id: c.id,
       email: c.email,
       firstName: c.firstName,
@@ -45,7 +45,9 @@ export async function renderContacts(m: EntityManager, accountId: string, contac
       bouncedAt: c.bouncedAt,
       createdAt: c.createdAt,
       updatedAt: c.updatedAt,
-    });
+    };
+    if (c.unsubscribeToken) PRIVATE_TOKENS.set(view, c.unsubscribeToken);
+    out.set(c.id, view);
   }
   return out;
 }
@@ -57,8 +59,21 @@ export async function renderContact(m: EntityManager, contact: ContactEntity): P
 
 /** A list as the GraphQL `List` type returns it. */
 export function renderList(list: ListEntity): ListType {
-  return { id: list.id, name: list.name, createdAt: list.createdAt };
+  const view = { id: list.id, name: list.name, createdAt: list.createdAt };
+  if (list.publicToken) PRIVATE_TOKENS.set(view, list.publicToken);
+  return view;
 }
+
+/**
+ * The token of a rendered contact (its unsubscribe token) or list (its public token), kept
+ * beside the rendering rather than in it: renderings are event snapshots, and these tokens are
+ * not part of event data (see `Contact.unsubscribeToken`). Undefined for objects not rendered here.
+ */
+export function tokenOf(view: object): string | undefined {
+  return PRIVATE_TOKENS.get(view);
+}
+
+const PRIVATE_TOKENS = new WeakMap<object, string>();
 
 function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
   const out = new Map<string, T[]>();

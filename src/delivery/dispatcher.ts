@@ -7,7 +7,7 @@ import type { Clock } from "../shared/clock.js";
 import type { Logger } from "../shared/logger.js";
 import { claimDue } from "./claim.js";
 import type { DeliveryEntity } from "./delivery.entity.js";
-import { webhookBody } from "./envelope-body.js";
+import { payloadContext, payloadKey, webhookBody } from "./payload.js";
 import type { HttpClient } from "./http-client.js";
 import { recordOutcomes, type Outcome } from "./record-outcomes.js";
 import { decide } from "./retry-policy.js";
@@ -29,6 +29,8 @@ export interface DispatcherOptions {
   pollIntervalMs?: number;
   /** On stop, how long in-flight requests may finish before being aborted and released, ms [7 s]. */
   drainMs?: number;
+  /** Base URL of the API, for skinny payloads' `fetch.url` [http://localhost:4000]. */
+  publicUrl?: string;
 }
 
 /** What the dispatcher uses. */
@@ -144,6 +146,7 @@ export class Dispatcher {
     const hookById = new Map(hooks.map((h) => [h.id, h]));
     const eventById = new Map(events.map((e) => [e.id, e]));
     const bodies = new Map<string, string>();
+    const shaping = await payloadContext(this.options.publicUrl ?? "http://localhost:4000");
     for (const row of rows) {
       const hook = hookById.get(row.hookId);
       const event = eventById.get(row.eventId);
@@ -160,8 +163,9 @@ export class Dispatcher {
         void this.record({ kind: "release", row, leaseId });
         continue;
       }
-      let body = bodies.get(event.id);
-      if (body === undefined) bodies.set(event.id, (body = webhookBody(event)));
+      const bodyKey = `${event.id}\u0000${payloadKey(hook)}`;
+      let body = bodies.get(bodyKey);
+      if (body === undefined) bodies.set(bodyKey, (body = webhookBody(event, hook, shaping)));
       this.perHook.set(hook.id, inFlight + 1);
       this.inFlight++;
       const send = this.send(row, leaseId, hook, body).finally(() => {

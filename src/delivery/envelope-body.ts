@@ -1,7 +1,2 @@
-import { toEnvelope } from "../events/envelope.js";
-import type { EventEntity } from "../events/event.entity.js";
-
-/** The webhook body of an event: its envelope as JSON (the same for every hook with FULL payload). */
-export function webhookBody(event: EventEntity): string {
-  return JSON.stringify(toEnvelope(event));
-}
+/** The webhook body of an event for a hook; shaping by payload mode and selection lives in payload.ts. */
+export { webhookBody } from "./payload.js";

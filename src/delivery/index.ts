@@ -11,3 +11,4 @@ export { startWorker, type Worker, type WorkerOptions } from "./worker.js";
 export { listDeliveries, getDelivery, redeliver, replayEvents, attemptsOf } from "./delivery.service.js";
 export { DeliveryResolver } from "./delivery.resolver.js";
 export { DeliveryType, DeliveryStatusEnum } from "./delivery.types.js";
+export { hookEnvelope, webhookBody, payloadContext, payloadKey, isContactEvent, FULL_CONTACT_SELECTION, type HookEnvelope, type FetchRequest, type PayloadContext, type PayloadShape } from "./payload.js";

@@ -48,6 +48,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       disableAfterMs: deps.config.disableAfterMs,
       leaseMs: options.leaseMs ?? deps.config.leaseMs,
       pollIntervalMs,
+      publicUrl: deps.config.publicUrl,
     },
   ).start();
 

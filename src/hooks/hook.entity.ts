@@ -1,11 +1,11 @@
 import { Column, Entity, PrimaryColumn } from "typeorm";
-import { jsonText, ms3 } from "../db/columns.js";
+import { boolInt, jsonText, ms3 } from "../db/columns.js";
 
 /** Lifecycle of a hook (API.md). */
 export type HookStatus = "PENDING_VERIFICATION" | "ACTIVE" | "PAUSED" | "DISABLED";
 
-/** What a hook's receiver gets: the full resource, or a reference to fetch (issue 6). */
-export type PayloadMode = "FULL";
+/** What a hook's receiver gets: the full resource, or a reference to fetch it with (`docs/webhooks.md`). */
+export type PayloadMode = "FULL" | "SKINNY";
 
 /**
  * A webhook subscription of an account. Deleted hooks are kept (soft delete) so that their
@@ -59,6 +59,18 @@ export class HookEntity {
   /** Events that occurred before this moment are not fanned out to the hook. */
   @Column({ name: "active_since", ...ms3, nullable: true })
   activeSince!: Date | null;
+
+  /** FULL (default): `data` is the resource; SKINNY: `data` is `{ id, __typename }` plus a `fetch` request. */
+  @Column({ type: "varchar", length: 16, default: "FULL" })
+  payload!: PayloadMode;
+
+  /** A GraphQL selection set on `Contact` shaping contact events' `data`; null = every field. */
+  @Column({ type: "text", nullable: true })
+  selection!: string | null;
+
+  /** Echo suppression: events caused by `createdByKeyId` are not delivered to this hook. */
+  @Column({ name: "exclude_own_changes", type: "tinyint", default: 0, transformer: boolInt })
+  excludeOwnChanges!: boolean;
 
   @Column({ name: "created_by_key_id", type: "varchar", length: 32, nullable: true })
   createdByKeyId!: string | null;

@@ -1,5 +1,5 @@
 import { Field, ID, InputType } from "type-graphql";
-import { EventSourceEnum } from "./hook.types.js";
+import { EventSourceEnum, PayloadModeEnum } from "./hook.types.js";
 
 @InputType("CreateHookInput")
 export class CreateHookInput {
@@ -17,6 +17,18 @@ export class CreateHookInput {
 
   @Field(() => ID, { nullable: true, description: "Only events about contacts of this list." })
   listId?: string | null;
+
+  @Field(() => PayloadModeEnum, { nullable: true, description: "FULL (default): data is the resource; SKINNY: data is { id, __typename } plus a fetch request." })
+  payload?: PayloadModeEnum | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: "A GraphQL selection set on Contact, e.g. `{ id email tags lists { list { name } status } }` (at most 4,096 characters): contact events' data carries exactly these fields of the event's snapshot. INVALID_SELECTION when it does not validate.",
+  })
+  selection?: string | null;
+
+  @Field(() => Boolean, { nullable: true, description: "Echo suppression: do not deliver events caused by the API key creating this hook. Default false." })
+  excludeOwnChanges?: boolean | null;
 }
 
 @InputType("UpdateHookInput", { description: "Omitted fields stay; a new url goes through intent verification again." })
@@ -35,4 +47,13 @@ export class UpdateHookInput {
 
   @Field(() => ID, { nullable: true, description: "null removes the list filter." })
   listId?: string | null;
+
+  @Field(() => PayloadModeEnum, { nullable: true })
+  payload?: PayloadModeEnum | null;
+
+  @Field(() => String, { nullable: true, description: "null (or an empty string) removes the selection." })
+  selection?: string | null;
+
+  @Field(() => Boolean, { nullable: true })
+  excludeOwnChanges?: boolean | null;
 }

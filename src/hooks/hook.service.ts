@@ -19,7 +19,8 @@ import { newId } from "../shared/ids.js";
 import { verifyIntent } from "./handshake.js";
 import { HookEntity } from "./hook.entity.js";
 import type { CreateHookInput, UpdateHookInput } from "./hook.inputs.js";
-import { EventSourceEnum, HookStatusEnum, type HookStatsType, type HookType, type HookWithSecretType } from "./hook.types.js";
+import { validateSelection } from "./selection.js";
+import { EventSourceEnum, HookStatusEnum, PayloadModeEnum, type HookStatsType, type HookType, type HookWithSecretType } from "./hook.types.js";
 
 /** What hook services need. */
 export interface HookDeps {
@@ -44,6 +45,9 @@ export function renderHook(h: HookEntity): HookType {
     sources: h.sources.map((s) => s.toUpperCase() as EventSourceEnum),
     listId: h.listId,
     status: h.status as HookStatusEnum,
+    payload: (h.payload ?? "FULL") as PayloadModeEnum,
+    selection: h.selection ?? null,
+    excludeOwnChanges: h.excludeOwnChanges ?? false,
     verificationError: h.verificationError,
     disabledReason: h.disabledReason,
     createdAt: h.createdAt,
@@ -96,6 +100,18 @@ function checkSources(sources: EventSourceEnum[] | null | undefined, field: stri
   return [...new Set(sources.map((s) => s.toLowerCase()))].sort();
 }
 
+function checkPayload(payload: PayloadModeEnum | null | undefined, field: string): "FULL" | "SKINNY" {
+  if (payload === null || payload === undefined) return "FULL";
+  if (payload !== "FULL" && payload !== "SKINNY") throw badInput(field, "payload must be FULL or SKINNY");
+  return payload;
+}
+
+/** A stored selection (validated, trimmed), or null for none. */
+async function checkSelection(selection: string | null | undefined, field: string): Promise<string | null> {
+  if (selection === null || selection === undefined || selection.trim() === "") return null;
+  return validateSelection(selection, field);
+}
+
 function checkName(name: string | null | undefined, field: string): string | null {
   if (name === null || name === undefined) return null;
   const text = name.trim();
@@ -146,6 +162,9 @@ export async function createHook(deps: HookDeps, actor: Actor, input: CreateHook
   const events = checkEvents(input.events, "input.events");
   const sources = checkSources(input.sources, "input.sources");
   const name = checkName(input.name, "input.name");
+  const payload = checkPayload(input.payload, "input.payload");
+  const selection = await checkSelection(input.selection, "input.selection");
+  const excludeOwnChanges = input.excludeOwnChanges ?? false;
   const secret = generateSigningSecret();
   const hook = await deps.db.write(async (m) => {
     const listId = await checkList(m, actor, input.listId, "input.listId");
@@ -158,6 +177,9 @@ export async function createHook(deps: HookDeps, actor: Actor, input: CreateHook
       events,
       sources,
       listId,
+      payload,
+      selection,
+      excludeOwnChanges,
       status: "PENDING_VERIFICATION",
       signingSecret: secret,
       previousSecret: null,
@@ -190,6 +212,8 @@ export async function updateHook(deps: HookDeps, actor: Actor, id: string, input
   const events = input.events !== undefined && input.events !== null ? checkEvents(input.events, "input.events") : undefined;
   const sources = input.sources !== undefined && input.sources !== null ? checkSources(input.sources, "input.sources") : undefined;
   const name = input.name !== undefined ? checkName(input.name, "input.name") : undefined;
+  const payload = input.payload !== undefined && input.payload !== null ? checkPayload(input.payload, "input.payload") : undefined;
+  const selection = input.selection !== undefined ? await checkSelection(input.selection, "input.selection") : undefined;
   const { hook, urlChanged } = await deps.db.write(async (m) => {
     const h = await findHook(m, actor, id);
     const now = deps.clock.now();
@@ -198,6 +222,9 @@ export async function updateHook(deps: HookDeps, actor: Actor, id: string, input
     if (events) h.events = events;
     if (sources) h.sources = sources;
     if (name !== undefined) h.name = name;
+    if (payload !== undefined) h.payload = payload;
+    if (selection !== undefined) h.selection = selection;
+    if (input.excludeOwnChanges !== undefined && input.excludeOwnChanges !== null) h.excludeOwnChanges = input.excludeOwnChanges;
     if (urlChanged) Object.assign(h, { url, status: "PENDING_VERIFICATION", verificationError: null, verifiedAt: null });
     h.updatedAt = now;
     await m.save(HookEntity, h);

@@ -25,6 +25,20 @@ export enum EventSourceEnum {
 }
 registerEnumType(EventSourceEnum, { name: "EventSource", description: "Who caused an event (lowercase in envelopes)." });
 
+/** What a hook's deliveries carry in `data`. */
+export enum PayloadModeEnum {
+  FULL = "FULL",
+  SKINNY = "SKINNY",
+}
+registerEnumType(PayloadModeEnum, {
+  name: "PayloadMode",
+  description: "What a webhook's `data` carries (docs/webhooks.md).",
+  valuesConfig: {
+    FULL: { description: "The resource as it was at the event's moment (or the hook's `selection` of it). The default." },
+    SKINNY: { description: "`data: { id, __typename }` plus `fetch: { url, query, variables }`, one GraphQL request that reads the resource (its current state)." },
+  },
+});
+
 @ObjectType("HookStats", { description: "Delivery health of a hook." })
 export class HookStatsType {
   @Field(() => Int, { description: "Deliveries delivered." })
@@ -74,6 +88,15 @@ export class HookType {
 
   @Field(() => HookStatusEnum)
   status!: HookStatusEnum;
+
+  @Field(() => PayloadModeEnum, { description: "FULL (default) or SKINNY." })
+  payload!: PayloadModeEnum;
+
+  @Field(() => String, { nullable: true, description: "Selection set on Contact shaping contact events' data (and a skinny payload's fetch query); null = every field." })
+  selection!: string | null;
+
+  @Field(() => Boolean, { description: "Echo suppression: events caused by the API key that created the hook are not delivered to it." })
+  excludeOwnChanges!: boolean;
 
   @Field(() => String, { nullable: true, description: "Why the last intent verification failed." })
   verificationError!: string | null;

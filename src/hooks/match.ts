@@ -12,10 +12,16 @@ function listIdsOf(event: EventEntity): string[] {
 /**
  * Whether `hook`'s filters select `event`: its type (or `*`), its source, and, with a list
  * filter, whether the event is about a contact of that list (membership in the snapshot, any
- * status, so an unsubscribe from the list still matches) or about the list itself.
+ * status, so an unsubscribe from the list still matches) or about the list itself. With
+ * `excludeOwnChanges` (echo suppression), events caused by the API key that created the hook
+ * never match, so no delivery is ever created for them (fan-out and replay alike).
  */
-export function hookMatches(hook: Pick<HookEntity, "events" | "sources" | "listId">, event: EventEntity): boolean {
+export function hookMatches(
+  hook: Pick<HookEntity, "events" | "sources" | "listId"> & Partial<Pick<HookEntity, "excludeOwnChanges" | "createdByKeyId">>,
+  event: EventEntity,
+): boolean {
   if (!hook.events.includes("*") && !hook.events.includes(event.type)) return false;
+  if (hook.excludeOwnChanges && hook.createdByKeyId && event.actorKeyId === hook.createdByKeyId) return false;
   if (!hook.sources.includes(event.source)) return false;
   if (hook.listId && !listIdsOf(event).includes(hook.listId)) return false;
   return true;

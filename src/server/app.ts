@@ -8,6 +8,7 @@ import { systemClock, type Clock } from "../shared/clock.js";
 import { createLogger, type Logger } from "../shared/logger.js";
 import type { Deps } from "./context.js";
 import { startHttpServer, type HttpServer } from "./http.js";
+import { publicRoutes } from "../contacts/public.routes.js";
 import { buildHookcastSchema } from "./schema.js";
 
 /** Replaceable parts, for tests (a manual clock, a silent logger, a shared bus). */
@@ -40,7 +41,9 @@ export async function startHookcast(config: Config, overrides: Overrides = {}): 
   const bus = overrides.bus ?? new MemoryEventBus();
   const db: Db = await openDb(config.databaseUrl);
   const http = new HttpClient({ connectTimeoutMs: config.connectTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, connectionsPerOrigin: config.perHookInFlight, egress: { allowPrivate: config.allowPrivateTargets, resolve: overrides.resolve } });
-  const deps: Deps = { config, db, bus, eventLog: new EventLog(db, bus, clock), clock, logger, http };
+  let server: HttpServer | null = null;
+  const publicUrl = () => config.publicUrl ?? server?.url ?? `http://localhost:${config.port}`;
+  const deps: Deps = { config, db, bus, eventLog: new EventLog(db, bus, clock), clock, logger, http, publicUrl };
 
   const bootstrapped = await bootstrapAccount(db, config.bootstrapApiKey);
   if (bootstrapped?.generated) {
@@ -48,13 +51,12 @@ export async function startHookcast(config: Config, overrides: Overrides = {}): 
     process.stdout.write(`${JSON.stringify({ accountId: bootstrapped.accountId, apiKey: bootstrapped.apiKey, note: "first account created; this key is shown only once" })}\n`);
   }
 
-  let server: HttpServer | null = null;
   if (config.role !== "worker") {
-    server = await startHttpServer(deps, await buildHookcastSchema(), { port: config.port, host: config.host });
+    server = await startHttpServer(deps, await buildHookcastSchema(), { port: config.port, host: config.host, routes: publicRoutes(deps) });
   }
 
   let worker: Worker | null = null;
-  if (config.role !== "api") worker = startWorker({ config, db, bus, clock, http, logger }, overrides.worker);
+  if (config.role !== "api") worker = startWorker({ config: { ...config, publicUrl: publicUrl() }, db, bus, clock, http, logger }, overrides.worker);
 
   return {
     url: server?.url ?? null,

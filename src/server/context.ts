@@ -17,6 +17,8 @@ export interface Deps {
   readonly logger: Logger;
   /** Outbound HTTP (handshakes, deliveries). */
   readonly http: HttpClient;
+  /** Base URL clients reach the API at (`HOOKCAST_PUBLIC_URL`, else the server's address), no trailing slash. */
+  publicUrl(): string;
 }
 
 /** The per-request GraphQL context: who is calling, and the shared dependencies. */

@@ -25,9 +25,11 @@ export interface HttpServer {
 /** Extra routes other parts mount (health, public pages); return true when handled. */
 export type Route = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
 
-class BodyTooLarge extends Error {}
+/** Raised by {@link readBody} when the body exceeds its limit (answer 413 and close the connection). */
+export class BodyTooLarge extends Error {}
 
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
+/** Reads a request body as UTF-8, at most `limit` bytes ({@link BodyTooLarge} beyond). */
+export function readBody(req: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

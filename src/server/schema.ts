@@ -3,12 +3,21 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from "graphq
 import { buildSchema, type NonEmptyArray } from "type-graphql";
 import { AccountResolver } from "../accounts/account.resolver.js";
 import { ContactResolver } from "../contacts/contact.resolver.js";
+import { ContactPublicFieldsResolver, ListPublicFieldsResolver } from "../contacts/public-fields.resolver.js";
 import { EventResolver } from "../events/event.resolver.js";
 import { DeliveryResolver } from "../delivery/delivery.resolver.js";
 import { HookResolver } from "../hooks/hook.resolver.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const RESOLVERS: NonEmptyArray<Function> = [AccountResolver, ContactResolver, EventResolver, HookResolver, DeliveryResolver];
+const RESOLVERS: NonEmptyArray<Function> = [
+  AccountResolver,
+  ContactResolver,
+  ContactPublicFieldsResolver,
+  ListPublicFieldsResolver,
+  EventResolver,
+  HookResolver,
+  DeliveryResolver,
+];
 
 let cached: Promise<GraphQLSchema> | undefined;
 

@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   HOOK_URL_INVALID: "The webhook URL is not an absolute http(s) URL of at most 2,048 characters without credentials.",
   HOOK_URL_REJECTED: "The webhook URL points at an address Hookcast refuses to call (loopback, private, link-local, ...).",
   HOOK_NOT_VERIFIABLE: "The hook cannot be verified in its current state.",
+  INVALID_SELECTION: "A hook's `selection` is not one valid selection set on `Contact`; `extensions.locations` (line, column in the selection) and `extensions.graphqlMessage` say where and why.",
   INVALID_CURSOR: "The `after` cursor was not produced by this API.",
   GRAPHQL_PARSE_FAILED: "The query is not valid GraphQL syntax.",
   GRAPHQL_VALIDATION_FAILED: "The query does not match the schema.",

@@ -121,6 +121,28 @@ describe.each(DRIVERS)("command line and start-up on %s", (driver) => {
     expect(dump).toContain(createHash("sha256").update(created.apiKey).digest("hex"));
   });
 
+  it("`key create <accountId> --admin` adds a key whose changes carry source admin; without the flag, source api", async () => {
+    const databaseUrl = await freshUrl();
+    const account = JSON.parse((await runNode([CLI, "account", "create", "Acme"], { DATABASE_URL: databaseUrl })).stdout);
+    const admin = await runNode([CLI, "key", "create", account.accountId, "--admin"], { DATABASE_URL: databaseUrl });
+    expect(admin.stderr).toBe("");
+    expect(admin.code).toBe(0);
+    const adminKey = JSON.parse(admin.stdout);
+    expect(adminKey).toEqual({ accountId: account.accountId, apiKeyId: expect.stringMatching(/^key_/), apiKey: expect.stringMatching(/^hc_/), source: "admin" });
+    const plain = JSON.parse((await runNode([CLI, "key", "create", account.accountId], { DATABASE_URL: databaseUrl })).stdout);
+    expect(plain.source).toBe("api");
+    const unknown = await runNode([CLI, "key", "create", "acc_nope"], { DATABASE_URL: databaseUrl });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/account "acc_nope" not found/);
+    expect((await runNode([CLI, "key", "create", account.accountId, "--root"], { DATABASE_URL: databaseUrl })).code).toBe(2);
+
+    const t = await serve(databaseUrl);
+    await t.ok(`mutation { createContact(input: { email: "a@example.com" }) { id } }`, {}, adminKey.apiKey);
+    await t.ok(`mutation { createContact(input: { email: "b@example.com" }) { id } }`, {}, plain.apiKey);
+    const events = (await t.ok(`{ events { edges { node { source data } } } }`, {}, account.apiKey)).events.edges.map((e: any) => [e.node.source, e.node.data.email]);
+    expect(events).toEqual([["admin", "a@example.com"], ["api", "b@example.com"]]);
+  });
+
   it("`account create` without a name prints the usage and exits 2", async () => {
     const result = await runNode([CLI, "account", "create"], { DATABASE_URL: await freshUrl() });
     expect(result.code).toBe(2);
