@@ -10,6 +10,7 @@ import type { Deps } from "./context.js";
 import { startHttpServer, type HttpServer } from "./http.js";
 import { buildHookcastSchema } from "./schema.js";
 import { LiveHub } from "../realtime/live-hub.js";
+import { RedisEventBus } from "../realtime/redis-event-bus.js";
 import { startLiveServer, type LiveServer } from "../realtime/live-server.js";
 
 /** Replaceable parts, for tests (a manual clock, a silent logger, a shared bus). */
@@ -41,7 +42,8 @@ export interface Hookcast {
 export async function startHookcast(config: Config, overrides: Overrides = {}): Promise<Hookcast> {
   const logger = overrides.logger ?? createLogger(config.logLevel);
   const clock = overrides.clock ?? systemClock;
-  const bus = overrides.bus ?? new MemoryEventBus();
+  // With REDIS_URL, notices cross processes (live streams and fan-out wake-ups); else in-process.
+  const bus = overrides.bus ?? (config.redisUrl ? await RedisEventBus.connect(config.redisUrl, config.live.redisChannel, logger) : new MemoryEventBus());
   const db: Db = await openDb(config.databaseUrl);
   const http = new HttpClient({ connectTimeoutMs: config.connectTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, connectionsPerOrigin: config.perHookInFlight, egress: { allowPrivate: config.allowPrivateTargets, resolve: overrides.resolve } });
   const deps: Deps = { config, db, bus, eventLog: new EventLog(db, bus, clock), clock, logger, http };
