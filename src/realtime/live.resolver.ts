@@ -10,8 +10,10 @@ import type { GraphQLContext } from "../server/context.js";
 import { decodeSequenceCursor } from "../shared/cursor.js";
 import { AppError, notFound } from "../shared/errors.js";
 
+const OVER_WS = "subscriptions are served over graphql-ws (subprotocol graphql-transport-ws) at /graphql";
+
 function liveOf(ctx: GraphQLContext) {
-  if (!ctx.live) throw new AppError("BAD_REQUEST", "subscriptions are served over graphql-ws (subprotocol graphql-transport-ws) at /graphql");
+  if (!ctx.live) throw new AppError("BAD_REQUEST", OVER_WS);
   return ctx.live;
 }
 
@@ -56,6 +58,8 @@ export class LiveResolver {
     @Arg("sources", () => [EventSourceEnum], { nullable: true, description: "Only events caused by these sources." }) _sources: EventSourceEnum[] | null,
     @Arg("after", () => String, { nullable: true, description: "An Event.cursor: replay the log after it, then go live. Without it: live from now." }) _after: string | null,
   ): EventType {
+    // Over HTTP, Apollo executes a subscription like a query, without an event.
+    if (!event) throw new AppError("BAD_REQUEST", OVER_WS);
     return event;
   }
 
@@ -65,6 +69,7 @@ export class LiveResolver {
     subscribe: subscribeDeliveries,
   })
   deliveryUpdates(@Root() delivery: DeliveryType, @Arg("hookId", () => ID, { nullable: true }) _hookId: string | null): DeliveryType {
+    if (!delivery) throw new AppError("BAD_REQUEST", OVER_WS);
     return delivery;
   }
 }

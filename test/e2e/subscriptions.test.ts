@@ -229,6 +229,11 @@ describe.each(DRIVERS)("live stream over graphql-ws on %s", (driver) => {
     expect(other.items[0]).toEqual({ id: streams[0].items[0].id, type: "contact.created" });
     expect(streams[0].items[0].data.id).toBe(c.id);
 
+    // Over HTTP a subscription is refused with a clear error, not a 500.
+    const overHttp = await t.gql(`subscription { events { id } }`);
+    expect(overHttp.errors?.[0]?.extensions?.code).toBe("BAD_REQUEST");
+    expect(overHttp.errors?.[0]?.message).toMatch(/graphql-ws/);
+
     const me = collect(live, `{ me { id } }`, {}, "me");
     await me.done;
     expect(me.items[0]?.id).toBeTruthy();
