@@ -180,10 +180,14 @@ class AccountFeed {
     private readonly hub: LiveHub,
     readonly accountId: string,
   ) {
-    this.ready = this.enqueue(async () => {
-      const account = await hub.deps.db.read((m) => m.findOne(AccountEntity, { where: { id: accountId }, select: { id: true, eventSeq: true } }));
-      this.head = account?.eventSeq ?? 0;
-    });
+    // The head starts at the log's end. If that read fails, `ready` rejects: the subscriptions
+    // waiting on it are closed (4500) and the next subscriber starts a fresh reader.
+    this.ready = hub.deps.db
+      .read((m) => m.findOne(AccountEntity, { where: { id: accountId }, select: { id: true, eventSeq: true } }))
+      .then((account) => {
+        this.head = account?.eventSeq ?? 0;
+      });
+    this.chain = this.ready.catch(() => undefined);
   }
 
   private enqueue(task: () => Promise<void> | void): Promise<void> {
@@ -235,22 +239,34 @@ class AccountFeed {
 
   /** Switches a subscription to live: sends what the feed read past its position, then adds it. */
   join(sub: LiveSubscription, fromNow: boolean): Promise<void> {
-    return this.enqueue(async () => {
-      if (sub.closed) return;
-      if (fromNow) sub.last = this.head;
-      if (sub.last < this.head) {
-        const head = this.head;
-        const rows = await this.hub.deps.db.read((m) =>
-          m.find(EventEntity, { where: { accountId: this.accountId, sequence: MoreThan(sub.last) }, order: { sequence: "ASC" }, take: head - sub.last }),
-        );
-        const mine = rows.filter((e) => e.sequence <= head && sub.matches(e as never));
-        const payloads = await Promise.all(mine.map((e) => sub.group.render(renderEvent(e))));
-        if (mine.length && sub.behind) return sub.tooSlow();
-        mine.forEach((e, i) => this.hub.send(sub, e, payloads[i]));
-        sub.last = head;
+    let failure: unknown = null;
+    const joined = this.enqueue(async () => {
+      try {
+        await this.joinNow(sub, fromNow);
+      } catch (error) {
+        failure = error;
       }
-      if (!sub.closed) this.live.add(sub);
     });
+    return joined.then(() => {
+      if (failure) throw failure;
+    });
+  }
+
+  private async joinNow(sub: LiveSubscription, fromNow: boolean): Promise<void> {
+    if (sub.closed) return;
+    if (fromNow) sub.last = this.head;
+    if (sub.last < this.head) {
+      const head = this.head;
+      const rows = await this.hub.deps.db.read((m) =>
+        m.find(EventEntity, { where: { accountId: this.accountId, sequence: MoreThan(sub.last) }, order: { sequence: "ASC" }, take: head - sub.last }),
+      );
+      const mine = rows.filter((e) => e.sequence <= head && sub.matches(e as never));
+      const payloads = await Promise.all(mine.map((e) => sub.group.render(renderEvent(e))));
+      if (mine.length && sub.behind) return sub.tooSlow();
+      mine.forEach((e, i) => this.hub.send(sub, e, payloads[i]));
+      sub.last = head;
+    }
+    if (!sub.closed) this.live.add(sub);
   }
 }
 
@@ -351,6 +367,7 @@ export class LiveHub {
     });
     void this.replay(f, sub, args).catch((error) => {
       this.deps.logger.error({ err: error, accountId: caller.accountId }, "live replay failed");
+      if (this.feeds.get(caller.accountId) === f && f.live.size === 0) this.feeds.delete(caller.accountId);
       caller.sink.close(4500, "Internal server error");
       sub.end();
     });
