@@ -20,10 +20,12 @@ export const CLOSE_GOING_AWAY = 1001;
 /** Events read per query, by the live reader of an account and by a replay. */
 const PAGE = 500;
 
+const TAIL = Buffer.from("}");
+
 /** Where a subscription's messages go: one graphql-ws socket. */
 export interface LiveSink {
-  /** Writes one complete graphql-ws message; `done` runs once it has left for the socket. */
-  send(frame: string, done: () => void): void;
+  /** Writes one complete graphql-ws message (UTF-8 JSON, sent as a text frame); `done` runs once it has left for the socket. */
+  send(frame: Buffer, done: () => void): void;
   /** Closes the whole connection. */
   close(code: number, reason: string): void;
 }
@@ -63,8 +65,15 @@ class RenderGroup {
     private readonly logger: Logger,
   ) {}
 
-  /** The `payload` of a graphql-ws `next` message for `root`, as JSON. Never rejects. */
-  async render(root: unknown): Promise<string> {
+  /**
+   * The `payload` of a graphql-ws `next` message for `root`, as UTF-8 JSON: encoded once, then
+   * only copied behind each subscriber's message id. Never rejects.
+   */
+  async render(root: unknown): Promise<Buffer> {
+    return Buffer.from(await this.renderJson(root), "utf8");
+  }
+
+  private async renderJson(root: unknown): Promise<string> {
     try {
       const result = await execute({ schema: this.schema, document: this.document, variableValues: this.variableValues, contextValue: this.contextValue, rootValue: root });
       if (!result.errors) return JSON.stringify({ data: result.data });
@@ -82,7 +91,7 @@ export class LiveSubscription {
   /** Messages handed to the socket and not yet written. */
   pending = 0;
   closed = false;
-  private readonly head: string;
+  private readonly head: Buffer;
   private drainWaiters: Array<() => void> = [];
   private readonly endWaiters: Array<() => void> = [];
 
@@ -95,7 +104,7 @@ export class LiveSubscription {
     readonly matches: (item: { accountId: string } & Record<string, unknown>) => boolean,
     private readonly onEnd: (sub: LiveSubscription) => void,
   ) {
-    this.head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+    this.head = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`, "utf8");
   }
 
   /**
@@ -115,10 +124,10 @@ export class LiveSubscription {
   }
 
   /** Sends one rendered payload. */
-  push(payload: string): void {
+  push(payload: Buffer): void {
     if (this.closed) return;
     this.pending++;
-    this.sink.send(this.head + payload + "}", () => {
+    this.sink.send(Buffer.concat([this.head, payload, TAIL]), () => {
       this.pending--;
       if (this.pending <= this.limit / 2 && this.drainWaiters.length) {
         const waiters = this.drainWaiters;
@@ -216,7 +225,7 @@ class AccountFeed {
 
   /** Renders each event once per group, then pushes in order to every subscription it matches. */
   private async deliver(rows: EventEntity[], subs: LiveSubscription[]): Promise<void> {
-    const cache = new Map<RenderGroup, Map<string, Promise<string>>>();
+    const cache = new Map<RenderGroup, Map<string, Promise<Buffer>>>();
     const plan = subs.map((sub) => {
       const events = rows.filter((e) => e.sequence > sub.last && sub.matches(e as never));
       const renders = events.map((e) => {
@@ -396,7 +405,7 @@ export class LiveHub {
   }
 
   /** Sends `payload` for `item` after checking, once more, that it belongs to the subscriber's account. */
-  send(sub: LiveSubscription, item: { accountId: string; id: string }, payload: string): void {
+  send(sub: LiveSubscription, item: { accountId: string; id: string }, payload: Buffer): void {
     if (item.accountId !== sub.accountId) {
       this.deps.logger.error({ itemId: item.id, accountId: sub.accountId }, "live stream refused an item of another account");
       return;
@@ -480,7 +489,7 @@ export class LiveHub {
     const targets = [...subs];
     this.deliveryChain = this.deliveryChain
       .then(async () => {
-        const cache = new Map<RenderGroup, Map<string, Promise<string>>>();
+        const cache = new Map<RenderGroup, Map<string, Promise<Buffer>>>();
         const plan = targets.map((sub) => {
           const mine = notice.deliveries.filter((d) => sub.matches(d as never));
           return {

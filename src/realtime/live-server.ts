@@ -69,7 +69,7 @@ export function startLiveServer(deps: Deps, schema: GraphQLSchema, server: Serve
         ctx.extra.sink = {
           send(frame, done) {
             if (socket.readyState !== socket.OPEN) return done();
-            socket.send(frame, () => done());
+            socket.send(frame, { binary: false }, () => done());
           },
           close: (code, reason) => socket.close(code, reason),
         };
