@@ -113,6 +113,31 @@ describe.each(DRIVERS)("hookcast listen on %s", (driver) => {
     expect(out).not.toMatch(/contact\.bounced/);
   }, 60_000);
 
+  it("--secret signs with the given secret and --after replays from a cursor", async () => {
+    const t = await startTestApp(driver);
+    cleanups.push(() => t.stop());
+    const given = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const receiver = await startVerifyingReceiver(() => given);
+    cleanups.push(() => new Promise((resolve) => receiver.server.close(resolve)));
+    const first = await createContact(t, { email: "first@example.com" });
+    const cursor = (await allEvents(t))[0].cursor;
+    const second = await createContact(t, { email: "second@example.com" });
+    const child = spawn(process.execPath, [`${BUILD}/src/cli.js`, "listen", "--forward-to", receiver.url, "--url", t.url, "--api-key", BOOTSTRAP_KEY, "--secret", given, "--after", cursor], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.add(child);
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+    await waitFor(() => receiver.ok.length >= 1, { message: out });
+    expect(out).toContain(`signing secret: ${given}`);
+    expect(receiver.bad).toEqual([]);
+    expect(receiver.ok.map((f) => f.envelope.data.id)).toEqual([second.id]);
+    expect(first.id).not.toBe(second.id);
+  }, 30_000);
+
   it("exits 1 with a clear line when the API key is refused", async () => {
     const t = await startTestApp(driver);
     cleanups.push(() => t.stop());

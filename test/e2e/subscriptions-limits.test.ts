@@ -76,21 +76,30 @@ describe.each(DRIVERS)("live stream limits on %s", (driver) => {
     expect([...slowStream.items, ...rest.items].map((e) => e.sequence)).toEqual(Array.from({ length: produced }, (_, i) => i + 1));
   }, 120_000);
 
-  it("pings every HOOKCAST_LIVE_KEEPALIVE and caps connections per account (4429)", async () => {
-    const t = await start(driver, { HOOKCAST_LIVE_KEEPALIVE: "100ms", HOOKCAST_LIVE_MAX_CONNECTIONS: "2" });
+  it("pings every socket every HOOKCAST_LIVE_KEEPALIVE; a client that answers stays connected", async () => {
+    const t = await start(driver, { HOOKCAST_LIVE_KEEPALIVE: "200ms" });
+    const client = liveClient(t.url, t.apiKey);
+    const stream = collect(client, EVENTS);
+    await waitFor(() => t.app.live!.hub.liveCount === 1);
+    let pings = 0;
+    client.socket()!.on("ping", () => pings++);
+    await waitFor(() => pings >= 3, { message: "keepalive pings" });
+    expect(client.closes).toEqual([]);
+    expect(t.app.live!.hub.liveCount).toBe(1);
+    expect(stream.errors).toEqual([]);
+  });
+
+  it("caps connections per account (4429); other accounts have their own cap; a closed connection frees its slot", async () => {
+    const t = await start(driver, { HOOKCAST_LIVE_MAX_CONNECTIONS: "2" });
     const other = await t.newAccount("other");
     const clients = [liveClient(t.url, t.apiKey), liveClient(t.url, t.apiKey)];
     const streams = clients.map((c) => collect(c, EVENTS));
     await waitFor(() => t.app.live!.hub.liveCount === 2);
-    let pings = 0;
-    clients[0].socket()!.on("ping", () => pings++);
-    await waitFor(() => pings >= 2, { message: "keepalive pings" });
 
     const third = liveClient(t.url, t.apiKey);
     const refused = collect(third, EVENTS);
     await refused.done;
     expect(third.closes[0]).toMatchObject({ code: 4429 });
-    // Other accounts have their own cap; a closed connection frees its slot.
     const ofOther = liveClient(t.url, other.apiKey);
     collect(ofOther, EVENTS);
     await waitFor(() => t.app.live!.hub.liveCount === 3);
@@ -99,6 +108,7 @@ describe.each(DRIVERS)("live stream limits on %s", (driver) => {
     const fourth = liveClient(t.url, t.apiKey);
     collect(fourth, EVENTS);
     await waitFor(() => t.app.live!.hub.liveCount === 3);
+    expect(fourth.closes).toEqual([]);
     expect(streams[0].errors).toEqual([]);
   });
 
