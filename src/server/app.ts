@@ -10,6 +10,9 @@ import type { Deps } from "./context.js";
 import { startHttpServer, type HttpServer } from "./http.js";
 import { publicRoutes } from "../contacts/public.routes.js";
 import { buildHookcastSchema } from "./schema.js";
+import { LiveHub } from "../realtime/live-hub.js";
+import { RedisEventBus } from "../realtime/redis-event-bus.js";
+import { startLiveServer, type LiveServer } from "../realtime/live-server.js";
 
 /** Replaceable parts, for tests (a manual clock, a silent logger, a shared bus). */
 export interface Overrides {
@@ -27,6 +30,8 @@ export interface Hookcast {
   /** Base URL of the HTTP server (`http://127.0.0.1:<port>`), or null for a worker-only process. */
   readonly url: string | null;
   readonly deps: Deps;
+  /** graphql-ws at `/graphql` (null for a worker-only process). */
+  readonly live: LiveServer | null;
   /** Stops the HTTP server and the loops, then closes the database. Resolves within 10 s. */
   stop(): Promise<void>;
 }
@@ -38,7 +43,8 @@ export interface Hookcast {
 export async function startHookcast(config: Config, overrides: Overrides = {}): Promise<Hookcast> {
   const logger = overrides.logger ?? createLogger(config.logLevel);
   const clock = overrides.clock ?? systemClock;
-  const bus = overrides.bus ?? new MemoryEventBus();
+  // With REDIS_URL, notices cross processes (live streams and fan-out wake-ups); else in-process.
+  const bus = overrides.bus ?? (config.redisUrl ? await RedisEventBus.connect(config.redisUrl, config.live.redisChannel, logger) : new MemoryEventBus());
   const db: Db = await openDb(config.databaseUrl);
   const http = new HttpClient({ connectTimeoutMs: config.connectTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, connectionsPerOrigin: config.perHookInFlight, egress: { allowPrivate: config.allowPrivateTargets, resolve: overrides.resolve } });
   let server: HttpServer | null = null;
@@ -51,8 +57,12 @@ export async function startHookcast(config: Config, overrides: Overrides = {}): 
     process.stdout.write(`${JSON.stringify({ accountId: bootstrapped.accountId, apiKey: bootstrapped.apiKey, note: "first account created; this key is shown only once" })}\n`);
   }
 
+  let live: LiveServer | null = null;
   if (config.role !== "worker") {
-    server = await startHttpServer(deps, await buildHookcastSchema(), { port: config.port, host: config.host, routes: publicRoutes(deps) });
+    const schema = await buildHookcastSchema();
+    server = await startHttpServer(deps, schema, { port: config.port, host: config.host, routes: publicRoutes(deps) });
+    const hub = new LiveHub({ db, bus, logger }, { bufferMessages: config.live.bufferMessages, pollMs: config.live.pollMs });
+    live = startLiveServer(deps, schema, server.server, hub);
   }
 
   let worker: Worker | null = null;
@@ -61,7 +71,10 @@ export async function startHookcast(config: Config, overrides: Overrides = {}): 
   return {
     url: server?.url ?? null,
     deps,
+    live,
     async stop() {
+      // Sockets first (1001): upgraded connections would otherwise hold the HTTP server's close.
+      await live?.stop();
       await server?.stop();
       await worker?.stop();
       await http.close();
