@@ -5,3 +5,12 @@ import type { EventEntity } from "../events/event.entity.js";
 export function webhookBody(event: EventEntity): string {
   return JSON.stringify(toEnvelope(event));
 }
+
+/**
+ * The body of a batch: `{"batch":[…]}` with each member's webhook body, in sequence order. The
+ * members' bodies are spliced in as they are, so a batch carries exactly what the receiver would
+ * get one by one.
+ */
+export function batchBody(bodies: readonly string[]): string {
+  return `{"batch":[${bodies.join(",")}]}`;
+}

@@ -3,7 +3,7 @@ import type { Db } from "../db/index.js";
 import { EventEntity } from "../events/event.entity.js";
 import { HookEntity } from "../hooks/hook.entity.js";
 import { hookMatches } from "../hooks/match.js";
-import { insertDeliveries, newDelivery, PARKED_UNTIL } from "./queue.js";
+import { insertDeliveries, newDelivery, PARKED_UNTIL, queueOptionsOf } from "./queue.js";
 import type { DeliveryEntity } from "./delivery.entity.js";
 
 /** Events fanned out per transaction. */
@@ -46,6 +46,7 @@ export async function fanOutBatch(db: Db, now: () => Date, limit = FANOUT_BATCH)
             eventSequence: event.sequence,
             now: at,
             availableAt: hook.status === "PAUSED" ? PARKED_UNTIL : at,
+            ...queueOptionsOf(hook, event),
           }),
         );
       }

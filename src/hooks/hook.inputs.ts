@@ -1,5 +1,14 @@
-import { Field, ID, InputType } from "type-graphql";
-import { EventSourceEnum } from "./hook.types.js";
+import { Field, ID, InputType, Int } from "type-graphql";
+import { EventSourceEnum, HookOrderingEnum } from "./hook.types.js";
+
+@InputType("HookBatchInput", { description: "Send several envelopes per POST: when maxSize are due, or when the oldest has waited maxWaitMs." })
+export class HookBatchInput {
+  @Field(() => Int, { description: "Most envelopes per POST: 1..1000." })
+  maxSize!: number;
+
+  @Field(() => Int, { nullable: true, description: "Longest the oldest due delivery waits for the batch to fill: 0..3600000 ms, default 1000." })
+  maxWaitMs?: number | null;
+}
 
 @InputType("CreateHookInput")
 export class CreateHookInput {
@@ -17,6 +26,12 @@ export class CreateHookInput {
 
   @Field(() => ID, { nullable: true, description: "Only events about contacts of this list." })
   listId?: string | null;
+
+  @Field(() => HookOrderingEnum, { nullable: true, description: "Order of delivery; default NONE." })
+  ordering?: HookOrderingEnum | null;
+
+  @Field(() => HookBatchInput, { nullable: true, description: "Batching; default none (one envelope per POST)." })
+  batch?: HookBatchInput | null;
 }
 
 @InputType("UpdateHookInput", { description: "Omitted fields stay; a new url goes through intent verification again." })
@@ -35,4 +50,10 @@ export class UpdateHookInput {
 
   @Field(() => ID, { nullable: true, description: "null removes the list filter." })
   listId?: string | null;
+
+  @Field(() => HookOrderingEnum, { nullable: true, description: "Applies to deliveries queued from now on." })
+  ordering?: HookOrderingEnum | null;
+
+  @Field(() => HookBatchInput, { nullable: true, description: "null stops batching. Applies to deliveries queued from now on." })
+  batch?: HookBatchInput | null;
 }
