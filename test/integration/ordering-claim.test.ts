@@ -5,7 +5,8 @@
  */
 import { In } from "typeorm";
 import { afterEach, describe, expect, it } from "vitest";
-import { claimBatches, claimDue, DeliveryEntity, insertDeliveries, newDelivery } from "../../src/delivery/index.js";
+import { claimBatches, claimDue, DeliveryEntity, fanOutBatch, insertDeliveries, newDelivery } from "../../src/delivery/index.js";
+import { recordOutcomes } from "../../src/delivery/record-outcomes.js";
 import { EventEntity } from "../../src/events/event.entity.js";
 import { HookEntity } from "../../src/hooks/hook.entity.js";
 import type { Db } from "../../src/db/index.js";
@@ -107,6 +108,37 @@ describe.each(DRIVERS)("ordered and batched claims on %s", (driver) => {
     expect((await claim()).rows).toEqual([]);
     await finish(t.db, first.rows.map((r) => r.id));
     expect((await claim()).rows.map((r) => r.eventSequence)).toEqual([2]);
+  });
+
+  it("a head awaiting a retry holds the deliveries behind it (queued and newly fanned out) until that retry", async () => {
+    const t = await openTestDb(driver);
+    close = t.close;
+    await addHook(t.db, { id: "hook_1", ordering: "PER_CONTACT", batchMaxSize: null, batchMaxWaitMs: null });
+    const [e1, e2, e3] = await addEvents(t.db, ["con_X", "con_X", "con_Y"]);
+    await t.db.write((m) => insertDeliveries(m, [deliveryOf(e1), deliveryOf(e2), deliveryOf(e3)]));
+    const claimed = await claimDue(t.db, { limit: 100, now: LATER, leaseMs: 60_000 });
+    const head = claimed.rows.find((r) => r.eventSequence === 1)!;
+    const retryAt = new Date(LATER.getTime() + 300_000);
+    await recordOutcomes(
+      t.db,
+      [{ kind: "attempt", row: head, leaseId: claimed.leaseId, startedAt: LATER, result: { statusCode: 500, headers: {}, excerpt: null, durationMs: 3 }, decision: { kind: "retry", at: retryAt, delayMs: 300_000 } }],
+      LATER,
+      86_400_000,
+    );
+    await finish(t.db, claimed.rows.filter((r) => r.eventSequence === 3).map((r) => r.id));
+    // A new event about X, fanned out while the head waits.
+    await addEvents(t.db, ["con_X"], true, 4);
+    await fanOutBatch(t.db, () => LATER);
+    const rows = await t.db.read((m) => m.find(DeliveryEntity, { where: { hookId: "hook_1" }, order: { eventSequence: "ASC" } }));
+    expect(rows.map((r) => [r.eventSequence, r.status, r.availableAt.toISOString()])).toEqual([
+      [1, "FAILED", retryAt.toISOString()],
+      [2, "PENDING", retryAt.toISOString()],
+      [3, "DELIVERED", new Date(LATER.getTime() + 60_000).toISOString()],
+      [4, "PENDING", retryAt.toISOString()],
+    ]);
+    expect(rows[3].nextAttemptAt?.toISOString()).toBe(retryAt.toISOString());
+    // At the retry the head goes alone, then the rest in order.
+    expect((await claimDue(t.db, { limit: 100, now: retryAt, leaseMs: 60_000 })).rows.map((r) => r.eventSequence)).toEqual([1]);
   });
 
   it("forms a batch only when full or old enough, takes it whole, and retries it as the same batch", async () => {
