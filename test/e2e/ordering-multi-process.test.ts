@@ -99,7 +99,7 @@ class OrderReceiver {
 const children = new Set<ChildProcess>();
 
 /** Starts `node dist/src/main.js` as a worker on `databaseUrl`; killed at teardown. */
-function startWorkerProcess(databaseUrl: string): { child: ChildProcess; output: () => string } {
+function startWorkerProcess(databaseUrl: string, env: Record<string, string> = {}): { child: ChildProcess; output: () => string; exited: Promise<unknown> } {
   const child = spawn(process.execPath, ["dist/src/main.js"], {
     cwd: ROOT,
     env: {
@@ -110,6 +110,7 @@ function startWorkerProcess(databaseUrl: string): { child: ChildProcess; output:
       LOG_LEVEL: "warn",
       // Enough retries that nothing goes DEAD: every failure is retried, in order.
       HOOKCAST_RETRY_SCHEDULE: Array(20).fill("50ms").join(","),
+      ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -117,8 +118,9 @@ function startWorkerProcess(databaseUrl: string): { child: ChildProcess; output:
   let output = "";
   child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+  const exited = new Promise((resolve) => child.once("exit", resolve));
   child.once("exit", () => children.delete(child));
-  return { child, output: () => output.slice(-4_000) };
+  return { child, output: () => output.slice(-4_000), exited };
 }
 
 async function killAll(): Promise<void> {
@@ -142,14 +144,17 @@ async function rows<T>(sql: Connection, query: string, params: unknown[] = []): 
 /**
  * Asserts the receiver's view of one ordered stream: requests never go back in sequence
  * (retries repeat the same one), and the accepted envelopes are exactly `expected`, in order.
+ * With `resent` (a worker was killed), an accepted envelope may come again right after itself:
+ * a request whose answer the dead worker never recorded is sent again, before anything later.
  */
-function expectOrdered(got: Seen[], expected: number[], label: string): void {
+function expectOrdered(got: Seen[], expected: number[], label: string, resent = false): void {
   const sequences = got.map((s) => s.sequence);
   for (let i = 1; i < sequences.length; i++) {
     expect(sequences[i], `${label}: went back at ${i}: ${sequences.slice(Math.max(0, i - 5), i + 2).join(",")}`).toBeGreaterThanOrEqual(sequences[i - 1]);
   }
+  const accepted = got.filter((s) => s.ok).map((s) => s.sequence);
   expect(
-    got.filter((s) => s.ok).map((s) => s.sequence),
+    resent ? accepted.filter((seq, i) => i === 0 || seq !== accepted[i - 1]) : accepted,
     label,
   ).toEqual(expected);
 }
@@ -168,8 +173,21 @@ afterEach(async () => {
 
 afterAll(killAll);
 
-describe("order of delivery across two worker processes on MySQL", () => {
-  it("PER_CONTACT, STRICT and batched PER_CONTACT: receive order equals sequence order, across retries, nothing lost", async () => {
+/** What a scenario changes: worker settings, and what to do to the workers while they run. */
+interface Scenario {
+  env?: Record<string, string>;
+  /** Runs once the events are appended (e.g. kill a worker mid-stream). */
+  during?: (workers: Array<ReturnType<typeof startWorkerProcess>>, receiver: OrderReceiver) => Promise<void>;
+  /** Whether a killed worker may have left requests to be sent again. */
+  resent?: boolean;
+}
+
+/**
+ * Two workers, four hooks (PER_CONTACT, STRICT, batched PER_CONTACT, NONE), 16 contacts × 10
+ * events appended while the workers run, a receiver failing every 5th request per hook; then the
+ * receiver's order, completeness and the database are checked.
+ */
+async function runScenario(scenario: Scenario): Promise<void> {
     const db = await createMysqlDatabase();
     cleanups.push(db.drop);
     const t: TestApp = await startTestApp("mysql", { databaseUrl: db.url, env: { HOOKCAST_ROLE: "api" } });
@@ -192,7 +210,7 @@ describe("order of delivery across two worker processes on MySQL", () => {
       expect(data.createHook.hook.status).toBe("ACTIVE");
     }
 
-    const workers = [startWorkerProcess(db.url), startWorkerProcess(db.url)];
+    const workers = [startWorkerProcess(db.url, scenario.env), startWorkerProcess(db.url, scenario.env)];
     // 16 contacts × 10 events, appended while the workers run, in small transactions that mix
     // contacts: both workers fan out and claim concurrently.
     const [{ id: accountId }] = await rows<{ id: string }>(sql, "SELECT id FROM accounts ORDER BY id LIMIT 1");
@@ -210,16 +228,17 @@ describe("order of delivery across two worker processes on MySQL", () => {
     expect(events).toHaveLength(160);
     const sequencesOf = (contact?: string) => events.filter((e) => contact === undefined || e.contact_id === contact).map((e) => Number(e.sequence));
 
+    await scenario.during?.(workers, receiver);
     const accepted = (hook: string) => new Set(receiver.of(hook).filter((s) => s.ok).map((s) => s.sequence)).size;
     await waitFor(() => hooks.every(([name]) => accepted(name) === 160), { timeoutMs: 60_000, intervalMs: 50 }).catch((error: Error) => {
       throw new Error(`${error.message}: ${hooks.map(([n]) => `${n}=${accepted(n)}`).join(" ")}; ${workers.map((w) => w.output()).join("\n")}`);
     });
 
     for (const contact of contacts) {
-      expectOrdered(receiver.of("per-contact", contact), sequencesOf(contact), `per-contact ${contact}`);
-      expectOrdered(receiver.of("batched", contact), sequencesOf(contact), `batched ${contact}`);
+      expectOrdered(receiver.of("per-contact", contact), sequencesOf(contact), `per-contact ${contact}`, scenario.resent);
+      expectOrdered(receiver.of("batched", contact), sequencesOf(contact), `batched ${contact}`, scenario.resent);
     }
-    expectOrdered(receiver.of("strict"), sequencesOf(), "strict");
+    expectOrdered(receiver.of("strict"), sequencesOf(), "strict", scenario.resent);
     // Never two requests of one key open at once (one contact, or the whole STRICT hook).
     expect(receiver.overlaps).toEqual([]);
     // Retries did happen on every hook, so the order held across them.
@@ -233,9 +252,28 @@ describe("order of delivery across two worker processes on MySQL", () => {
     // The database agrees: every delivery DELIVERED, none twice.
     await waitFor(async () => (await rows<{ n: number }>(sql, "SELECT COUNT(*) AS n FROM deliveries WHERE status <> 'DELIVERED'"))[0].n == 0, { timeoutMs: 10_000 });
     expect(await rows(sql, "SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")).toEqual([{ status: "DELIVERED", n: 640 }]);
-    for (const w of workers) {
+    for (const w of workers.filter((x) => x.child.signalCode === null)) {
       expect(w.child.exitCode, w.output()).toBeNull();
       expect(w.output(), "no errors logged").not.toMatch(/"level":(50|60)/);
     }
+}
+
+describe("order of delivery across two worker processes on MySQL", () => {
+  it("PER_CONTACT, STRICT and batched PER_CONTACT: receive order equals sequence order, across retries, nothing lost", async () => {
+    await runScenario({});
+  }, 90_000);
+
+  it("a worker killed mid-stream (SIGKILL): the other takes over when the lease ends, order still holds", async () => {
+    await runScenario({
+      env: { HOOKCAST_REQUEST_TIMEOUT: "2s", HOOKCAST_LEASE: "3s" },
+      resent: true,
+      during: async (workers, receiver) => {
+        await waitFor(() => receiver.of("strict").filter((s) => s.ok).length >= 30, { timeoutMs: 30_000, intervalMs: 20 });
+        workers[0].child.kill("SIGKILL");
+        await workers[0].exited;
+        // Mid-stream: the STRICT stream was far from done.
+        expect(receiver.of("strict").filter((s) => s.ok).length).toBeLessThan(160);
+      },
+    });
   }, 90_000);
 });
