@@ -1,12 +1,13 @@
 /**
  * Order of delivery and batching across two real worker processes on MySQL (issue 6, items 4
- * and 5): an in-process API appends events while two `node dist/src/main.js` workers fan out
+ * and 5): an in-process API appends events while two `node <build>/src/main.js` workers fan out
  * and deliver them to a real receiver that fails some requests. PER_CONTACT must reach the
  * receiver in sequence order per contact, STRICT in sequence order for the hook, a batched
  * PER_CONTACT hook the same, batch by batch — with nothing lost, and never two requests of one
  * ordering key open at once.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -16,6 +17,11 @@ import { startTestApp, waitFor, type TestApp } from "../helpers/app.js";
 import { createMysqlDatabase } from "../helpers/mysql.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+/**
+ * The worker build of this suite, in its own directory (as cli.test.ts does): `tsc` rewrites
+ * every file it emits, so compiling into `dist/` could break processes another suite runs from it.
+ */
+const BUILD = `test/.artifacts/order-build-${process.pid}`;
 
 /** An envelope as the receiver saw it, in one request. */
 interface Seen {
@@ -98,9 +104,9 @@ class OrderReceiver {
 
 const children = new Set<ChildProcess>();
 
-/** Starts `node dist/src/main.js` as a worker on `databaseUrl`; killed at teardown. */
+/** Starts `node <build>/src/main.js` as a worker on `databaseUrl`; killed at teardown. */
 function startWorkerProcess(databaseUrl: string, env: Record<string, string> = {}): { child: ChildProcess; output: () => string; exited: Promise<unknown> } {
-  const child = spawn(process.execPath, ["dist/src/main.js"], {
+  const child = spawn(process.execPath, [`${BUILD}/src/main.js`], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -163,7 +169,7 @@ const cleanups: Array<() => Promise<unknown>> = [];
 
 beforeAll(() => {
   // The workers run the compiled entry point, as `npm run worker` does.
-  execFileSync("npx", ["tsc", "-p", "."], { cwd: ROOT, stdio: "pipe" });
+  execFileSync(process.execPath, [`${ROOT}/node_modules/typescript/bin/tsc`, "-p", "tsconfig.json", "--outDir", BUILD], { cwd: ROOT, stdio: "pipe" });
 }, 120_000);
 
 afterEach(async () => {
@@ -171,7 +177,10 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!().catch(() => {});
 });
 
-afterAll(killAll);
+afterAll(async () => {
+  await killAll();
+  rmSync(`${ROOT}/${BUILD}`, { recursive: true, force: true });
+});
 
 /** What a scenario changes: worker settings, and what to do to the workers while they run. */
 interface Scenario {
@@ -230,7 +239,7 @@ async function runScenario(scenario: Scenario): Promise<void> {
 
     await scenario.during?.(workers, receiver);
     const accepted = (hook: string) => new Set(receiver.of(hook).filter((s) => s.ok).map((s) => s.sequence)).size;
-    await waitFor(() => hooks.every(([name]) => accepted(name) === 160), { timeoutMs: 60_000, intervalMs: 50 }).catch((error: Error) => {
+    await waitFor(() => hooks.every(([name]) => accepted(name) === 160), { timeoutMs: 90_000, intervalMs: 50 }).catch((error: Error) => {
       throw new Error(`${error.message}: ${hooks.map(([n]) => `${n}=${accepted(n)}`).join(" ")}; ${workers.map((w) => w.output()).join("\n")}`);
     });
 
@@ -261,7 +270,7 @@ async function runScenario(scenario: Scenario): Promise<void> {
 describe("order of delivery across two worker processes on MySQL", () => {
   it("PER_CONTACT, STRICT and batched PER_CONTACT: receive order equals sequence order, across retries, nothing lost", async () => {
     await runScenario({});
-  }, 90_000);
+  }, 150_000);
 
   it("a worker killed mid-stream (SIGKILL): the other takes over when the lease ends, order still holds", async () => {
     await runScenario({
@@ -275,5 +284,5 @@ describe("order of delivery across two worker processes on MySQL", () => {
         expect(receiver.of("strict").filter((s) => s.ok).length).toBeLessThan(160);
       },
     });
-  }, 90_000);
+  }, 150_000);
 });
