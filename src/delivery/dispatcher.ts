@@ -45,7 +45,9 @@ export interface DispatcherDeps {
 /**
  * The dispatcher: claims due deliveries with a lease, sends them outside any transaction, and
  * writes outcomes in batches while it still holds the lease (STYLE.md principle 3). The table is
- * the queue; this loop keeps nothing that a crash could lose.
+ * the queue; this loop keeps nothing that a crash could lose. Each round claims single
+ * deliveries (ordered ones only as the head of their key, see `claim.ts`) and then whole batches
+ * of batched hooks (`claim-batch.ts`); a batch is one request and takes one in-flight slot.
  */
 export class Dispatcher {
   private inFlight = 0;
