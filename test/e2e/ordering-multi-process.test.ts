@@ -31,6 +31,8 @@ interface Seen {
   contact: string;
   /** Whether the request carrying it was answered 2xx. */
   ok: boolean;
+  /** Which request (arrival number) carried it. */
+  request: number;
 }
 
 /**
@@ -44,6 +46,7 @@ class OrderReceiver {
   readonly overlaps: string[] = [];
   private readonly open = new Map<string, number>();
   private readonly counters = new Map<string, number>();
+  private requests = 0;
   private server!: Server;
   url = "";
 
@@ -90,7 +93,8 @@ class OrderReceiver {
       this.counters.set(hook, count);
       const ok = count % this.failEvery !== 0;
       const webhookId = String(req.headers["webhook-id"]);
-      for (const e of envelopes) this.seen.push({ hook, webhookId, sequence: e.sequence, contact: e.data.id, ok });
+      const request = this.requests++;
+      for (const e of envelopes) this.seen.push({ hook, webhookId, sequence: e.sequence, contact: e.data.id, ok, request });
       setTimeout(
         () => {
           for (const key of keys) this.open.set(key, (this.open.get(key) ?? 1) - 1);
@@ -252,11 +256,19 @@ async function runScenario(scenario: Scenario): Promise<void> {
     expect(receiver.overlaps).toEqual([]);
     // Retries did happen on every hook, so the order held across them.
     for (const [name] of hooks) expect(receiver.of(name).some((s) => !s.ok), name).toBe(true);
-    // Batches carried several envelopes, each batch's members in sequence order.
-    const batches = new Map<string, number[]>();
-    for (const s of receiver.of("batched")) if (s.ok) batches.set(s.webhookId, [...(batches.get(s.webhookId) ?? []), s.sequence]);
-    expect([...batches.values()].some((b) => b.length > 1)).toBe(true);
-    for (const b of batches.values()) expect(b).toEqual([...b].sort((x, y) => x - y));
+    // Batches carried several envelopes, each batch's members in sequence order, and a batch was
+    // never split: every request with one webhook-id (retries, resends) carried the same envelopes.
+    const requests = new Map<number, Seen[]>();
+    for (const s of receiver.of("batched")) requests.set(s.request, [...(requests.get(s.request) ?? []), s]);
+    const contents = new Map<string, Set<string>>();
+    for (const envelopes of requests.values()) {
+      const sequences = envelopes.map((e) => e.sequence);
+      expect(sequences).toEqual([...sequences].sort((x, y) => x - y));
+      const id = envelopes[0].webhookId;
+      contents.set(id, (contents.get(id) ?? new Set()).add(sequences.join(",")));
+    }
+    expect([...requests.values()].some((r) => r.length > 1)).toBe(true);
+    for (const [id, variants] of contents) expect([...variants], id).toHaveLength(1);
 
     // The database agrees: every delivery DELIVERED, none twice.
     await waitFor(async () => (await rows<{ n: number }>(sql, "SELECT COUNT(*) AS n FROM deliveries WHERE status <> 'DELIVERED'"))[0].n == 0, { timeoutMs: 10_000 });
