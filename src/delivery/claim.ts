@@ -15,11 +15,26 @@ export interface ClaimOptions {
 }
 
 /**
+ * The ordering gate, for rows with an ordering key: a row is the head of its key (no earlier
+ * unfinished delivery with the same key: `queued` is exactly "not DELIVERED/DEAD/CANCELLED",
+ * and a head in flight stays queued, so at most one row per key is ever claimed), and every
+ * earlier event of its account has been fanned out (two workers fanning out different event
+ * batches could otherwise create an event's delivery after a later event's was already sent).
+ * Both probes are plain reads of committed rows (not locked, so SKIP LOCKED cannot make them
+ * skip a head that another worker is claiming), each one index range:
+ * `ix_deliveries_order` and `ix_events_fanout_account`. Unordered rows never reach them.
+ */
+export const ORDERING_GATE = `(d.ordering_key IS NULL OR (
+  NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.ordering_key = d.ordering_key AND p.queued = 1 AND p.event_sequence < d.event_sequence)
+  AND NOT EXISTS (SELECT 1 FROM events e WHERE e.account_id = d.account_id AND e.fanout_pending = 1 AND e.sequence < d.event_sequence)))`;
+
+/**
  * Claims due deliveries with a lease. On MySQL: one short READ COMMITTED transaction,
  * `SELECT … FOR UPDATE SKIP LOCKED` scanning `ix_deliveries_due` in order (no filesort, so
  * other workers skip only the rows this one locked; STACK.md trap 2), then one UPDATE stamping
  * the lease. On SQLite the same statements run serialized in-process. Returns the claimed rows
- * as they are after the claim, and the lease id that outcome writes must present.
+ * as they are after the claim, and the lease id that outcome writes must present. Rows of
+ * batched hooks are left to {@link claimBatches}; ordered rows pass {@link ORDERING_GATE}.
  */
 export async function claimDue(db: Db, options: ClaimOptions): Promise<{ leaseId: string; rows: DeliveryEntity[] }> {
   const leaseId = `lse_${randomToken(12)}`;
@@ -29,6 +44,8 @@ export async function claimDue(db: Db, options: ClaimOptions): Promise<{ leaseId
       .select(["d.id"])
       .where("d.queued = 1")
       .andWhere("d.available_at <= :now", { now: options.now })
+      .andWhere("d.batched = 0")
+      .andWhere(ORDERING_GATE)
       .orderBy("d.queued")
       .addOrderBy("d.available_at", "ASC")
       .addOrderBy("d.id", "ASC")

@@ -60,6 +60,21 @@ export class DeliveryEntity {
 
   @Column({ name: "updated_at", ...ms3 })
   updatedAt!: Date;
+
+  /**
+   * Ordered hooks: deliveries with the same key are sent one at a time in `eventSequence` order
+   * (`<hookId>` for STRICT, `<hookId>:<contactId>` for PER_CONTACT); null = unordered.
+   */
+  @Column({ name: "ordering_key", type: "varchar", length: 80, nullable: true })
+  orderingKey!: string | null;
+
+  /** True when the hook batched at fan-out: the row is sent in a batch, never claimed alone. */
+  @Column({ type: "tinyint", transformer: boolInt, default: 0 })
+  batched!: boolean;
+
+  /** The batch the row was last sent in (its `webhook-id`); the members of a batch are retried together. */
+  @Column({ name: "batch_id", type: "varchar", length: 32, nullable: true })
+  batchId!: string | null;
 }
 
 /** One HTTP try of a delivery. */

@@ -8,7 +8,7 @@ import type { Clock } from "../shared/clock.js";
 import { decodeCursor, decodeSequenceCursor, encodeCursor } from "../shared/cursor.js";
 import { AppError, badInput, notFound } from "../shared/errors.js";
 import { DeliveryAttemptEntity, DeliveryEntity, type DeliveryStatus } from "./delivery.entity.js";
-import { insertDeliveries, newDelivery, requeueDeliveries } from "./queue.js";
+import { insertDeliveries, newDelivery, queueOptionsOf, requeueDeliveries } from "./queue.js";
 
 /** What delivery services need. */
 export interface DeliveryDeps {
@@ -104,7 +104,7 @@ export async function replayEvents(deps: DeliveryDeps, actor: Actor, hookId: str
       const now = deps.clock.now();
       const existing = await m.find(DeliveryEntity, { where: { hookId: hook.id, eventId: In(matching.map((e) => e.id)) }, select: { id: true, eventId: true } });
       const have = new Set(existing.map((d) => d.eventId));
-      const fresh = matching.filter((e) => !have.has(e.id)).map((e) => newDelivery({ accountId: actor.accountId, hookId: hook.id, eventId: e.id, eventSequence: e.sequence, now }));
+      const fresh = matching.filter((e) => !have.has(e.id)).map((e) => newDelivery({ accountId: actor.accountId, hookId: hook.id, eventId: e.id, eventSequence: e.sequence, now, ...queueOptionsOf(hook, e) }));
       await insertDeliveries(m, fresh);
       return fresh.length + (await requeueDeliveries(m, existing.map((d) => d.id), now));
     });

@@ -75,6 +75,9 @@ export class DeliveryType {
   @Field(() => GraphQLISODateTime)
   updatedAt!: Date;
 
+  @Field(() => ID, { nullable: true, description: "Batched hooks: the batch this delivery was last sent in; the batch's webhook-id." })
+  batchId!: string | null;
+
   hookId!: string;
   eventId!: string;
   accountId!: string;

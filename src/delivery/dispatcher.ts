@@ -6,8 +6,9 @@ import { HookEntity } from "../hooks/hook.entity.js";
 import type { Clock } from "../shared/clock.js";
 import type { Logger } from "../shared/logger.js";
 import { claimDue } from "./claim.js";
+import { claimBatches, type ClaimedBatch } from "./claim-batch.js";
 import type { DeliveryEntity } from "./delivery.entity.js";
-import { payloadContext, payloadKey, webhookBody } from "./payload.js";
+import { batchBody, payloadContext, payloadKey, webhookBody } from "./payload.js";
 import type { HttpClient } from "./http-client.js";
 import { deliveryStates, recordOutcomes, type Outcome } from "./record-outcomes.js";
 import { decide } from "./retry-policy.js";
@@ -46,7 +47,9 @@ export interface DispatcherDeps {
 /**
  * The dispatcher: claims due deliveries with a lease, sends them outside any transaction, and
  * writes outcomes in batches while it still holds the lease (STYLE.md principle 3). The table is
- * the queue; this loop keeps nothing that a crash could lose.
+ * the queue; this loop keeps nothing that a crash could lose. Each round claims single
+ * deliveries (ordered ones only as the head of their key, see `claim.ts`) and then whole batches
+ * of batched hooks (`claim-batch.ts`); a batch is one request and takes one in-flight slot.
  */
 export class Dispatcher {
   private inFlight = 0;
@@ -122,12 +125,17 @@ export class Dispatcher {
       }
       const saturated = [...this.perHook].filter(([, n]) => n >= this.options.perHookInFlight).map(([id]) => id);
       try {
-        const claim = await claimDue(this.deps.db, { limit: Math.min(free, 256), now: this.deps.clock.now(), leaseMs: this.leaseMs, skipHooks: saturated });
-        if (claim.rows.length === 0) {
+        const now = this.deps.clock.now();
+        const claim = await claimDue(this.deps.db, { limit: Math.min(free, 256), now, leaseMs: this.leaseMs, skipHooks: saturated });
+        // A batch takes one slot, whatever its size.
+        const slots = Math.min(free - claim.rows.length, 16);
+        const batched = slots > 0 ? await claimBatches(this.deps.db, { limit: slots, now, leaseMs: this.leaseMs, skipHooks: saturated }) : { leaseId: "", batches: [] };
+        if (claim.rows.length === 0 && batched.batches.length === 0) {
           await this.idle(this.pollIntervalMs);
           continue;
         }
-        await this.dispatch(claim.leaseId, claim.rows);
+        if (claim.rows.length) await this.dispatch(claim.leaseId, claim.rows);
+        if (batched.batches.length) await this.dispatchBatches(batched.leaseId, batched.batches);
       } catch (error) {
         if (this.stopping) break;
         this.deps.logger.error({ err: error }, "claiming deliveries failed; retrying");
@@ -178,6 +186,76 @@ export class Dispatcher {
       });
       this.sends.add(send);
     }
+  }
+
+  /**
+   * Sends claimed batches: one POST per batch, signed once with the batch id as `webhook-id`;
+   * every member shares the attempt's outcome (an attempt row each, the same next attempt).
+   */
+  private async dispatchBatches(leaseId: string, batches: ClaimedBatch[]): Promise<void> {
+    const rows = batches.flatMap((b) => b.rows);
+    const [hooks, events] = await this.deps.db.read(async (m) =>
+      Promise.all([
+        m.find(HookEntity, { where: { id: In([...new Set(batches.map((b) => b.hookId))]) } }),
+        m.find(EventEntity, { where: { id: In([...new Set(rows.map((r) => r.eventId))]) } }),
+      ]),
+    );
+    const hookById = new Map(hooks.map((h) => [h.id, h]));
+    const eventById = new Map(events.map((e) => [e.id, e]));
+    const shaping = await payloadContext(this.options.publicUrl ?? "http://localhost:4000");
+    for (const batch of batches) {
+      const hook = hookById.get(batch.hookId);
+      const members = batch.rows.filter((r) => eventById.has(r.eventId));
+      for (const r of batch.rows) if (!eventById.has(r.eventId)) void this.record({ kind: "cancel", row: r, leaseId });
+      const all = (kind: "cancel" | "park" | "release") => {
+        for (const row of members) void this.record({ kind, row, leaseId });
+      };
+      if (members.length === 0) continue;
+      if (!hook || hook.deletedAt) {
+        all("cancel");
+        continue;
+      }
+      if (hook.status !== "ACTIVE") {
+        all("park");
+        continue;
+      }
+      const inFlight = this.perHook.get(hook.id) ?? 0;
+      if (inFlight >= this.options.perHookInFlight || this.stopping) {
+        all("release");
+        continue;
+      }
+      const body = batchBody(members.map((r) => webhookBody(eventById.get(r.eventId)!, hook, shaping)));
+      this.perHook.set(hook.id, inFlight + 1);
+      this.inFlight++;
+      const send = this.sendBatch(batch.id, members, leaseId, hook, body).finally(() => {
+        this.sends.delete(send);
+        this.inFlight--;
+        const left = (this.perHook.get(hook.id) ?? 1) - 1;
+        if (left <= 0) this.perHook.delete(hook.id);
+        else this.perHook.set(hook.id, left);
+        this.wake();
+      });
+      this.sends.add(send);
+    }
+  }
+
+  private async sendBatch(batchId: string, rows: DeliveryEntity[], leaseId: string, hook: HookEntity, body: string): Promise<void> {
+    const startedAt = this.deps.clock.now();
+    const headers = signedHeaders(activeSecrets(hook, startedAt), batchId, body, startedAt);
+    const result = await this.deps.http.post(hook.url, headers, body, this.abort.signal);
+    if (result.error === "aborted" && this.abort.signal.aborted) {
+      await Promise.all(rows.map((row) => this.record({ kind: "release", row, leaseId })));
+      return;
+    }
+    const retryAfter = result.headers["retry-after"];
+    // The batch's schedule follows its freshest member (a redelivered member may have used up its own).
+    const attemptNumber = Math.min(...rows.map((r) => r.attemptCount)) + 1;
+    const decision = decide(
+      { attemptNumber, statusCode: result.statusCode, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter },
+      this.options.retryScheduleMs,
+      this.deps.clock.now(),
+    );
+    await Promise.all(rows.map((row) => this.record({ kind: "attempt", row, leaseId, startedAt, result, decision, batchId })));
   }
 
   private async send(row: DeliveryEntity, leaseId: string, hook: HookEntity, body: string): Promise<void> {

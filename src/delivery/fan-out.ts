@@ -1,10 +1,10 @@
-import { In, IsNull } from "typeorm";
+import { In, IsNull, type EntityManager } from "typeorm";
 import type { Db } from "../db/index.js";
 import { EventEntity } from "../events/event.entity.js";
 import { HookEntity } from "../hooks/hook.entity.js";
 import { hookMatches } from "../hooks/match.js";
-import { insertDeliveries, newDelivery, PARKED_UNTIL } from "./queue.js";
-import type { DeliveryEntity } from "./delivery.entity.js";
+import { insertDeliveries, newDelivery, PARKED_UNTIL, queueOptionsOf } from "./queue.js";
+import { DeliveryEntity } from "./delivery.entity.js";
 
 /** Events fanned out per transaction. */
 export const FANOUT_BATCH = 500;
@@ -46,12 +46,42 @@ export async function fanOutBatch(db: Db, now: () => Date, limit = FANOUT_BATCH)
             eventSequence: event.sequence,
             now: at,
             availableAt: hook.status === "PAUSED" ? PARKED_UNTIL : at,
+            ...queueOptionsOf(hook, event),
           }),
         );
       }
     }
+    await holdBehindFailingHeads(m, rows);
     await insertDeliveries(m, rows);
     await m.update(EventEntity, { id: In(events.map((e) => e.id)) }, { fanoutPending: false });
     return { events: events.length, deliveries: rows.length };
   });
+}
+
+/**
+ * New ordered deliveries whose key has a failing head (awaiting a retry) cannot go before that
+ * retry: they are queued due at the head's retry time rather than now, like those already behind
+ * it (record-outcomes), so that claims do not scan past them meanwhile.
+ */
+async function holdBehindFailingHeads(m: EntityManager, rows: DeliveryEntity[]): Promise<void> {
+  const keys = [...new Set(rows.map((r) => r.orderingKey).filter((k): k is string => k !== null))];
+  if (keys.length === 0) return;
+  const heads = new Map<string, Date>();
+  for (let i = 0; i < keys.length; i += 500) {
+    const found = await m
+      .createQueryBuilder(DeliveryEntity, "d")
+      .where("d.ordering_key IN (:...keys)", { keys: keys.slice(i, i + 500) })
+      .andWhere("d.queued = 1")
+      .andWhere("d.status = 'FAILED'")
+      .select(["d.orderingKey", "d.availableAt"])
+      .getMany();
+    for (const f of found) {
+      const at = heads.get(f.orderingKey!);
+      if (!at || f.availableAt > at) heads.set(f.orderingKey!, f.availableAt);
+    }
+  }
+  for (const row of rows) {
+    const at = row.orderingKey ? heads.get(row.orderingKey) : undefined;
+    if (at && at > row.availableAt && row.availableAt < PARKED_UNTIL) Object.assign(row, { availableAt: at, nextAttemptAt: at });
+  }
 }

@@ -3,9 +3,10 @@ export { HttpClient, USER_AGENT, MAX_RESPONSE_READ, type PostResult, type HttpCl
 export { checkEgressUrl, EgressRefusedError, EGRESS_REFUSED_PREFIX, type EgressPolicy, type Resolver, type ResolvedAddress } from "./egress.js";
 export { generateSigningSecret, signedHeaders, activeSecrets, verifyWebhook, type WebhookHeaders } from "./sign.js";
 export { decide, parseRetryAfter, type Decision } from "./retry-policy.js";
-export { newDelivery, insertDeliveries, cancelQueuedDeliveries, unparkDeliveries, requeueDeliveries, PARKED_UNTIL } from "./queue.js";
+export { newDelivery, orderingKeyOf, queueOptionsOf, insertDeliveries, cancelQueuedDeliveries, unparkDeliveries, requeueDeliveries, PARKED_UNTIL } from "./queue.js";
 export { fanOutBatch } from "./fan-out.js";
-export { claimDue } from "./claim.js";
+export { claimDue, ORDERING_GATE } from "./claim.js";
+export { claimBatches, type ClaimedBatch } from "./claim-batch.js";
 export { Dispatcher, type DispatcherOptions } from "./dispatcher.js";
 export { startWorker, type Worker, type WorkerOptions } from "./worker.js";
 export { listDeliveries, getDelivery, redeliver, replayEvents, attemptsOf } from "./delivery.service.js";

@@ -70,6 +70,15 @@ export function webhookBody(event: EventEntity, hook?: PayloadShape | null, cont
   return JSON.stringify(hookEnvelope(event, hook, context));
 }
 
+/**
+ * The body of a batch: `{"batch":[…]}` with each member's webhook body, in sequence order. The
+ * members' bodies are spliced in as they are, so a batch carries exactly what the receiver would
+ * get one by one.
+ */
+export function batchBody(bodies: readonly string[]): string {
+  return `{"batch":[${bodies.join(",")}]}`;
+}
+
 /** A key telling apart hooks that get different bodies for one event (bodies are cached per event and key). */
 export function payloadKey(hook: PayloadShape): string {
   return `${hook.payload ?? "FULL"}\u0000${hook.selection ?? ""}`;

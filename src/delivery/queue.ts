@@ -1,12 +1,38 @@
 import { In, MoreThanOrEqual, type EntityManager } from "typeorm";
 import { newId } from "../shared/ids.js";
+import type { HookOrdering } from "../hooks/hook.entity.js";
 import { DeliveryEntity } from "./delivery.entity.js";
 
 /** `availableAt` of parked deliveries (paused or disabled hook): far future, unparked by resumeHook. */
 export const PARKED_UNTIL = new Date("9999-01-01T00:00:00.000Z");
 
-/** A new queued delivery of `eventId` to `hookId`, due at `availableAt`. */
-export function newDelivery(args: { accountId: string; hookId: string; eventId: string; eventSequence: number; now: Date; availableAt?: Date }): DeliveryEntity {
+/**
+ * The ordering key of `hook`'s delivery of `event`: deliveries with one key are sent one at a
+ * time in sequence order. STRICT: the hook; PER_CONTACT: the hook and the event's contact (events
+ * about no contact share the hook's `<hookId>:` key); NONE: null (unordered).
+ */
+export function orderingKeyOf(hook: { id: string; ordering: HookOrdering }, event: { contactId: string | null }): string | null {
+  if (hook.ordering === "STRICT") return hook.id;
+  if (hook.ordering === "PER_CONTACT") return `${hook.id}:${event.contactId ?? ""}`;
+  return null;
+}
+
+/** How `hook` wants its deliveries queued: ordering key and batching, for {@link newDelivery}. */
+export function queueOptionsOf(hook: { id: string; ordering: HookOrdering; batchMaxSize: number | null }, event: { contactId: string | null }): { orderingKey: string | null; batched: boolean } {
+  return { orderingKey: orderingKeyOf(hook, event), batched: hook.batchMaxSize !== null };
+}
+
+/** A new queued delivery of `eventId` to `hookId`, due at `availableAt`; unordered and unbatched unless told. */
+export function newDelivery(args: {
+  accountId: string;
+  hookId: string;
+  eventId: string;
+  eventSequence: number;
+  now: Date;
+  availableAt?: Date;
+  orderingKey?: string | null;
+  batched?: boolean;
+}): DeliveryEntity {
   const due = args.availableAt ?? args.now;
   return Object.assign(new DeliveryEntity(), {
     id: newId("dlv", args.now.getTime()),
@@ -25,6 +51,9 @@ export function newDelivery(args: { accountId: string; hookId: string; eventId: 
     lastError: null,
     createdAt: args.now,
     updatedAt: args.now,
+    orderingKey: args.orderingKey ?? null,
+    batched: args.batched ?? false,
+    batchId: null,
   });
 }
 
@@ -48,7 +77,9 @@ export async function unparkDeliveries(m: EntityManager, hookId: string, now: Da
 
 /**
  * Queues deliveries again now (redeliver, replay): each keeps its id (the receiver's idempotency
- * key) and its attempt history. Rows in flight are left alone. Returns how many were requeued.
+ * key) and its attempt history, and leaves the batch it was sent in (it is batched afresh, so a
+ * batch's `webhook-id` always names the same envelopes). Rows in flight are left alone. Returns
+ * how many were requeued.
  */
 export async function requeueDeliveries(m: EntityManager, ids: string[], now: Date): Promise<number> {
   let total = 0;
@@ -62,6 +93,7 @@ export async function requeueDeliveries(m: EntityManager, ids: string[], now: Da
         availableAt: now,
         nextAttemptAt: now,
         leaseId: null,
+        batchId: null,
         updatedAt: now,
       } as never)
       .where({ id: In(ids.slice(i, i + 500)) })

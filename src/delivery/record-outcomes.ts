@@ -12,7 +12,8 @@ import type { Decision } from "./retry-policy.js";
 
 /** What became of one claimed delivery. */
 export type Outcome =
-  | { kind: "attempt"; row: DeliveryEntity; leaseId: string; startedAt: Date; result: PostResult; decision: Decision }
+  /** One HTTP try; `batchId` when the row was sent in a batch (every member gets the same result and decision). */
+  | { kind: "attempt"; row: DeliveryEntity; leaseId: string; startedAt: Date; result: PostResult; decision: Decision; batchId?: string }
   /** Not sent: give the row back (shutdown, per-hook cap). */
   | { kind: "release"; row: DeliveryEntity; leaseId: string }
   /** Not sent: the hook is paused, disabled or unverified. */
@@ -57,25 +58,23 @@ export async function recordOutcomes(db: Db, outcomes: Outcome[], now: Date, dis
       for (let i = 0; i < rows.length; i += 500) await m.insert(DeliveryAttemptEntity, rows.slice(i, i + 500) as never[]);
     }
 
-    // The common case, delivered, is one UPDATE per group of identical patches (same lease,
-    // status code and attempt number); the rest row by row.
-    const delivered = new Map<string, { patch: Partial<DeliveryEntity>; leaseId: string; ids: string[] }>();
+    // One UPDATE per group of identical patches under one lease (the delivered rows of a claim,
+    // the members of a batch); a patch differs by status code, attempt number, error, due time.
+    const groups = new Map<string, { patch: Partial<DeliveryEntity>; leaseId: string; ids: string[] }>();
     for (const o of outcomes) {
       const patch = deliveryPatch(o, now);
-      if (o.kind === "attempt" && o.decision.kind === "delivered") {
-        const key = `${o.leaseId} ${o.result.statusCode} ${o.row.attemptCount}`;
-        const group = delivered.get(key) ?? { patch, leaseId: o.leaseId, ids: [] };
-        group.ids.push(o.row.id);
-        delivered.set(key, group);
-      } else {
-        await m.update(DeliveryEntity, { id: o.row.id, leaseId: o.leaseId }, patch as never);
-      }
+      const key = `${o.leaseId} ${JSON.stringify(patch)}`;
+      const group = groups.get(key) ?? { patch, leaseId: o.leaseId, ids: [] };
+      group.ids.push(o.row.id);
+      groups.set(key, group);
     }
-    for (const { patch, leaseId, ids } of delivered.values()) {
-      await m.update(DeliveryEntity, { id: In(ids), leaseId }, patch as never);
+    for (const { patch, leaseId, ids } of groups.values()) {
+      for (let i = 0; i < ids.length; i += 500) await m.update(DeliveryEntity, { id: In(ids.slice(i, i + 500)), leaseId }, patch as never);
     }
 
-    return updateHooks(m, attempts, now, disableAfterMs);
+    const events = await updateHooks(m, attempts, now, disableAfterMs);
+    await holdBackFollowers(m, attempts);
+    return events;
   });
 }
 
@@ -106,6 +105,32 @@ export function deliveryStates(outcomes: Outcome[], now: Date): DeliveryState[] 
     });
 }
 
+/**
+ * Ordered hooks: the deliveries queued behind a head that will be retried at T cannot go before
+ * T, so they are made due at T too: claims stop scanning past them meanwhile (head-of-line
+ * blocking costs the queue nothing while the head waits). Run after the hooks' rows are
+ * updated, like every writer that also touches rows a batch claim may take (lock order).
+ */
+async function holdBackFollowers(m: EntityManager, attempts: Array<Extract<Outcome, { kind: "attempt" }>>): Promise<void> {
+  const heads = new Map<string, { seq: number; at: Date }>();
+  for (const a of attempts) {
+    if (a.decision.kind !== "retry" || !a.row.orderingKey) continue;
+    const head = heads.get(a.row.orderingKey);
+    if (!head || a.row.eventSequence < head.seq) heads.set(a.row.orderingKey, { seq: a.row.eventSequence, at: a.decision.at });
+  }
+  for (const [key, head] of heads) {
+    await m
+      .createQueryBuilder()
+      .update(DeliveryEntity)
+      .set({ availableAt: head.at, nextAttemptAt: head.at })
+      .where("ordering_key = :key", { key })
+      .andWhere("queued = 1")
+      .andWhere("event_sequence > :seq", { seq: head.seq })
+      .andWhere("status <> 'DELIVERING'")
+      .andWhere("available_at < :at", { at: head.at })
+      .execute();
+  }
+}
 function deliveryPatch(o: Outcome, now: Date): Partial<DeliveryEntity> {
   const requeued: DeliveryStatus = o.row.attemptCount === 0 ? "PENDING" : "FAILED";
   switch (o.kind) {
@@ -143,7 +168,13 @@ async function updateHooks(m: EntityManager, attempts: Array<Extract<Outcome, { 
       events.push(...(await deleteHookIn(m, hook, "the receiver answered 410 Gone", "system", null, now)));
       continue;
     }
+    const batches = new Set<string>();
     for (const a of mine) {
+      // A batch is one request: its members count once towards the hook's health.
+      if (a.batchId) {
+        if (batches.has(a.batchId)) continue;
+        batches.add(a.batchId);
+      }
       if (a.decision.kind === "delivered") {
         Object.assign(hook, { lastDeliveredAt: now, consecutiveFailures: 0, failingSince: null });
       } else {

@@ -4,6 +4,9 @@ import { boolInt, jsonText, ms3 } from "../db/columns.js";
 /** Lifecycle of a hook (API.md). */
 export type HookStatus = "PENDING_VERIFICATION" | "ACTIVE" | "PAUSED" | "DISABLED";
 
+/** In which order a hook's deliveries reach its receiver (see docs/webhooks.md, "Order of delivery"). */
+export type HookOrdering = "NONE" | "PER_CONTACT" | "STRICT";
+
 /** What a hook's receiver gets: the full resource, or a reference to fetch it with (`docs/webhooks.md`). */
 export type PayloadMode = "FULL" | "SKINNY";
 
@@ -105,4 +108,16 @@ export class HookEntity {
 
   @Column({ name: "deleted_reason", type: "varchar", length: 500, nullable: true })
   deletedReason!: string | null;
+
+  /** NONE (concurrent, any order), PER_CONTACT (sequence order per contact) or STRICT (sequence order for the whole hook). */
+  @Column({ type: "varchar", length: 16, default: "NONE" })
+  ordering!: HookOrdering;
+
+  /** With batching: most deliveries per POST (1..1000); null = one delivery per POST. */
+  @Column({ name: "batch_max_size", type: "int", nullable: true })
+  batchMaxSize!: number | null;
+
+  /** With batching: how long the oldest due delivery may wait for the batch to fill, ms. */
+  @Column({ name: "batch_max_wait_ms", type: "int", nullable: true })
+  batchMaxWaitMs!: number | null;
 }

@@ -1,5 +1,14 @@
-import { Field, ID, InputType } from "type-graphql";
-import { EventSourceEnum, PayloadModeEnum } from "./hook.types.js";
+import { Field, ID, InputType, Int } from "type-graphql";
+import { EventSourceEnum, HookOrderingEnum, PayloadModeEnum } from "./hook.types.js";
+
+@InputType("HookBatchInput", { description: "Send several envelopes per POST: when maxSize are due, or when the oldest has waited maxWaitMs." })
+export class HookBatchInput {
+  @Field(() => Int, { description: "Most envelopes per POST: 1..1000." })
+  maxSize!: number;
+
+  @Field(() => Int, { nullable: true, description: "Longest the oldest due delivery waits for the batch to fill: 0..3600000 ms, default 1000." })
+  maxWaitMs?: number | null;
+}
 
 @InputType("CreateHookInput")
 export class CreateHookInput {
@@ -29,6 +38,12 @@ export class CreateHookInput {
 
   @Field(() => Boolean, { nullable: true, description: "Echo suppression: do not deliver events caused by the API key creating this hook. Default false." })
   excludeOwnChanges?: boolean | null;
+
+  @Field(() => HookOrderingEnum, { nullable: true, description: "Order of delivery; default NONE." })
+  ordering?: HookOrderingEnum | null;
+
+  @Field(() => HookBatchInput, { nullable: true, description: "Batching; default none (one envelope per POST)." })
+  batch?: HookBatchInput | null;
 }
 
 @InputType("UpdateHookInput", { description: "Omitted fields stay; a new url goes through intent verification again." })
@@ -56,4 +71,10 @@ export class UpdateHookInput {
 
   @Field(() => Boolean, { nullable: true })
   excludeOwnChanges?: boolean | null;
+
+  @Field(() => HookOrderingEnum, { nullable: true, description: "Applies to deliveries queued from now on." })
+  ordering?: HookOrderingEnum | null;
+
+  @Field(() => HookBatchInput, { nullable: true, description: "null stops batching. Applies to deliveries queued from now on." })
+  batch?: HookBatchInput | null;
 }

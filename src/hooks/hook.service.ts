@@ -18,9 +18,9 @@ import { AppError, badInput, notFound } from "../shared/errors.js";
 import { newId } from "../shared/ids.js";
 import { verifyIntent } from "./handshake.js";
 import { HookEntity } from "./hook.entity.js";
-import type { CreateHookInput, UpdateHookInput } from "./hook.inputs.js";
+import type { CreateHookInput, HookBatchInput, UpdateHookInput } from "./hook.inputs.js";
 import { validateSelection } from "./selection.js";
-import { EventSourceEnum, HookStatusEnum, PayloadModeEnum, type HookStatsType, type HookType, type HookWithSecretType } from "./hook.types.js";
+import { EventSourceEnum, HookOrderingEnum, HookStatusEnum, PayloadModeEnum, type HookStatsType, type HookType, type HookWithSecretType } from "./hook.types.js";
 
 /** What hook services need. */
 export interface HookDeps {
@@ -54,6 +54,8 @@ export function renderHook(h: HookEntity): HookType {
     updatedAt: h.updatedAt,
     deletedAt: h.deletedAt,
     deletedReason: h.deletedReason,
+    ordering: (h.ordering ?? "NONE") as HookOrderingEnum,
+    batch: h.batchMaxSize !== null && h.batchMaxSize !== undefined ? { maxSize: h.batchMaxSize, maxWaitMs: h.batchMaxWaitMs ?? 0 } : null,
   };
 }
 
@@ -119,6 +121,22 @@ function checkName(name: string | null | undefined, field: string): string | nul
   return text || null;
 }
 
+/** Most envelopes per batch. */
+export const MAX_BATCH_SIZE = 1_000;
+/** Longest batch wait: 1 h. Default 1 s. */
+export const MAX_BATCH_WAIT_MS = 3_600_000;
+export const DEFAULT_BATCH_WAIT_MS = 1_000;
+
+/** Validates batching: `{ maxSize: 1..1000, maxWaitMs: 0..3600000 (default 1000) }`; null = no batching. */
+export function checkBatch(batch: HookBatchInput | null | undefined, field: string): { batchMaxSize: number | null; batchMaxWaitMs: number | null } {
+  if (batch === null || batch === undefined) return { batchMaxSize: null, batchMaxWaitMs: null };
+  const { maxSize } = batch;
+  const maxWaitMs = batch.maxWaitMs ?? DEFAULT_BATCH_WAIT_MS;
+  if (!Number.isInteger(maxSize) || maxSize < 1 || maxSize > MAX_BATCH_SIZE) throw badInput(`${field}.maxSize`, `batch.maxSize must be between 1 and ${MAX_BATCH_SIZE}`);
+  if (!Number.isInteger(maxWaitMs) || maxWaitMs < 0 || maxWaitMs > MAX_BATCH_WAIT_MS) throw badInput(`${field}.maxWaitMs`, `batch.maxWaitMs must be between 0 and ${MAX_BATCH_WAIT_MS} (1 hour)`);
+  return { batchMaxSize: maxSize, batchMaxWaitMs: maxWaitMs };
+}
+
 async function checkList(m: EntityManager, actor: Actor, listId: string | null | undefined, field: string): Promise<string | null> {
   if (!listId) return null;
   const list = await m.findOne(ListEntity, { where: { id: listId, accountId: actor.accountId } });
@@ -165,6 +183,8 @@ export async function createHook(deps: HookDeps, actor: Actor, input: CreateHook
   const payload = checkPayload(input.payload, "input.payload");
   const selection = await checkSelection(input.selection, "input.selection");
   const excludeOwnChanges = input.excludeOwnChanges ?? false;
+  const batching = checkBatch(input.batch, "input.batch");
+  const ordering = input.ordering ?? HookOrderingEnum.NONE;
   const secret = generateSigningSecret();
   const hook = await deps.db.write(async (m) => {
     const listId = await checkList(m, actor, input.listId, "input.listId");
@@ -198,6 +218,8 @@ export async function createHook(deps: HookDeps, actor: Actor, input: CreateHook
       updatedAt: now,
       deletedAt: null,
       deletedReason: null,
+      ordering,
+      ...batching,
     });
     await m.insert(HookEntity, h as never);
     return h;
@@ -214,6 +236,7 @@ export async function updateHook(deps: HookDeps, actor: Actor, id: string, input
   const name = input.name !== undefined ? checkName(input.name, "input.name") : undefined;
   const payload = input.payload !== undefined && input.payload !== null ? checkPayload(input.payload, "input.payload") : undefined;
   const selection = input.selection !== undefined ? await checkSelection(input.selection, "input.selection") : undefined;
+  const batching = input.batch !== undefined ? checkBatch(input.batch, "input.batch") : undefined;
   const { hook, urlChanged } = await deps.db.write(async (m) => {
     const h = await findHook(m, actor, id);
     const now = deps.clock.now();
@@ -225,6 +248,12 @@ export async function updateHook(deps: HookDeps, actor: Actor, id: string, input
     if (payload !== undefined) h.payload = payload;
     if (selection !== undefined) h.selection = selection;
     if (input.excludeOwnChanges !== undefined && input.excludeOwnChanges !== null) h.excludeOwnChanges = input.excludeOwnChanges;
+    if (input.ordering) h.ordering = input.ordering;
+    if (batching) {
+      Object.assign(h, batching);
+      // Queued rows not yet sent in a batch follow the new setting; a sealed batch stays one.
+      await m.update(DeliveryEntity, { hookId: h.id, queued: true, batchId: IsNull() } as never, { batched: batching.batchMaxSize !== null } as never);
+    }
     if (urlChanged) Object.assign(h, { url, status: "PENDING_VERIFICATION", verificationError: null, verifiedAt: null });
     h.updatedAt = now;
     await m.save(HookEntity, h);

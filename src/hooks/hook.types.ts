@@ -39,6 +39,31 @@ registerEnumType(PayloadModeEnum, {
   },
 });
 
+/** In which order a hook's deliveries reach its receiver. */
+export enum HookOrderingEnum {
+  NONE = "NONE",
+  PER_CONTACT = "PER_CONTACT",
+  STRICT = "STRICT",
+}
+registerEnumType(HookOrderingEnum, {
+  name: "HookOrdering",
+  description: "Order of delivery (docs/webhooks.md): what a receiver may rely on, and what a failing receiver holds back.",
+  valuesConfig: {
+    NONE: { description: "Concurrent delivery, any order (fastest; the default). Use `sequence` to order." },
+    PER_CONTACT: { description: "Events about one contact arrive one at a time in sequence order, across retries and workers; other contacts are not held back." },
+    STRICT: { description: "The hook's whole stream arrives one at a time in sequence order." },
+  },
+});
+
+@ObjectType("HookBatch", { description: "Batching of a hook: several envelopes per POST." })
+export class HookBatchType {
+  @Field(() => Int, { description: "Most envelopes per POST (1..1000)." })
+  maxSize!: number;
+
+  @Field(() => Int, { description: "Longest the oldest due delivery waits for the batch to fill, ms." })
+  maxWaitMs!: number;
+}
+
 @ObjectType("HookStats", { description: "Delivery health of a hook." })
 export class HookStatsType {
   @Field(() => Int, { description: "Deliveries delivered." })
@@ -115,6 +140,12 @@ export class HookType {
 
   @Field(() => String, { nullable: true })
   deletedReason!: string | null;
+
+  @Field(() => HookOrderingEnum, { description: "Order of delivery; default NONE." })
+  ordering!: HookOrderingEnum;
+
+  @Field(() => HookBatchType, { nullable: true, description: "Batching; null = one envelope per POST." })
+  batch!: HookBatchType | null;
 }
 
 @ObjectType("CreateHookPayload")

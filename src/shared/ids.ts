@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 const CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz";
 
 /** Id prefixes by resource; the part after `_` is opaque. */
-export type IdPrefix = "acc" | "key" | "con" | "lst" | "evt" | "hook" | "dlv" | "att" | "msg";
+export type IdPrefix = "acc" | "key" | "con" | "lst" | "evt" | "hook" | "dlv" | "att" | "msg" | "bat";
 
 /** Time and random part of the last id handed out, so that ids made in one millisecond still ascend. */
 let lastTime = -1;
