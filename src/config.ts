@@ -44,8 +44,36 @@ export interface Config {
   readonly connectTimeoutMs: number;
   /** pino level. Default info. */
   readonly logLevel: string;
-  /** `NODE_ENV=production`: GraphQL introspection off. */
+  /** `NODE_ENV=production`: GraphQL introspection and field suggestions off. */
   readonly production: boolean;
+  /** Limits every GraphQL document must stay within (see docs/security.md, "GraphQL limits"). */
+  readonly graphqlLimits: GraphQLLimits;
+  /**
+   * Requests per API key (`HOOKCAST_RATE_LIMIT`, e.g. `600/60s`): a token bucket of `limit`
+   * tokens refilled evenly over `windowMs`. null = no limit (`HOOKCAST_RATE_LIMIT=0`).
+   * Default 600 per 60 s. Each process limits on its own.
+   */
+  readonly rateLimit: RateLimit | null;
+}
+
+/** Limits on one GraphQL document; a document over any of them is refused before it runs. */
+export interface GraphQLLimits {
+  /** Deepest field nesting (`HOOKCAST_GRAPHQL_MAX_DEPTH`). Default 10. */
+  readonly maxDepth: number;
+  /** Highest cost: about one point per field returned, lists counted at `first` (`HOOKCAST_GRAPHQL_MAX_COST`). Default 50,000. */
+  readonly maxCost: number;
+  /** Most aliases in one operation (`HOOKCAST_GRAPHQL_MAX_ALIASES`). Default 30. */
+  readonly maxAliases: number;
+  /** Most lexical tokens in one document (`HOOKCAST_GRAPHQL_MAX_TOKENS`). Default 5,000. */
+  readonly maxTokens: number;
+}
+
+/** A token bucket's size and refill period. */
+export interface RateLimit {
+  /** Bucket size: requests allowed in a burst, and per window on average. */
+  readonly limit: number;
+  /** The window over which `limit` tokens refill, in ms. */
+  readonly windowMs: number;
 }
 
 /** Raised for a bad environment variable; `main` prints its message alone and exits 1. */
@@ -80,6 +108,20 @@ function parseBool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boo
   if (/^(true|1|yes)$/i.test(raw)) return true;
   if (/^(false|0|no)$/i.test(raw)) return false;
   throw new ConfigError(`${name}: "${raw}" is not true or false`);
+}
+
+/** Parses `HOOKCAST_RATE_LIMIT`: `<requests>/<duration>` (`600/60s`, `100/1m`); `0` or `off` = no limit. */
+export function parseRateLimit(text: string, name = "HOOKCAST_RATE_LIMIT"): RateLimit | null {
+  const trimmed = text.trim();
+  if (/^(0|off)$/i.test(trimmed)) return null;
+  const match = /^(\d+)\s*\/\s*(.+)$/.exec(trimmed);
+  if (!match) throw new ConfigError(`${name}: "${text}" is not <requests>/<duration> (examples: 600/60s, 100/1m, or 0 for no limit)`);
+  const limit = Number(match[1]);
+  const windowMs = parseDuration(match[2], name);
+  if (limit < 1 || limit > 1_000_000 || windowMs < 1_000 || windowMs > 86_400_000) {
+    throw new ConfigError(`${name}: "${text}" needs 1..1000000 requests per 1s..1d`);
+  }
+  return { limit, windowMs };
 }
 
 /** The default retry schedule of API.md. */
@@ -123,5 +165,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     connectTimeoutMs: env.HOOKCAST_CONNECT_TIMEOUT ? parseDuration(env.HOOKCAST_CONNECT_TIMEOUT, "HOOKCAST_CONNECT_TIMEOUT") : 5_000,
     logLevel: env.LOG_LEVEL || "info",
     production: env.NODE_ENV === "production",
+    graphqlLimits: Object.freeze({
+      maxDepth: parseIntVar(env, "HOOKCAST_GRAPHQL_MAX_DEPTH", 10, 1, 1_000),
+      maxCost: parseIntVar(env, "HOOKCAST_GRAPHQL_MAX_COST", 50_000, 1, 100_000_000),
+      maxAliases: parseIntVar(env, "HOOKCAST_GRAPHQL_MAX_ALIASES", 30, 0, 100_000),
+      maxTokens: parseIntVar(env, "HOOKCAST_GRAPHQL_MAX_TOKENS", 5_000, 10, 10_000_000),
+    }),
+    rateLimit: parseRateLimit(env.HOOKCAST_RATE_LIMIT || "600/60s"),
   });
 }
