@@ -10,7 +10,7 @@ import { unauthenticated } from "../shared/errors.js";
 import { requestScope, type RequestScope } from "../shared/request-scope.js";
 import type { Deps, GraphQLContext } from "./context.js";
 import { makeFormatError } from "./format-error.js";
-import { costLimitPlugin, limitRules } from "./limits.js";
+import { costLimitPlugin, limitRules, noSubscriptionsOverHttpPlugin } from "./limits.js";
 import { RateLimiter, rateLimited } from "./rate-limit.js";
 
 /** Largest accepted request body: 1 MB. */
@@ -81,11 +81,13 @@ export async function startHttpServer(deps: Deps, schema: GraphQLSchema, options
     csrfPrevention: true,
     introspection: !deps.config.production,
     parseOptions: { maxTokens: limits.maxTokens },
+    // Automatic persisted queries off: clients send the query text; nobody fills the server's cache.
+    persistedQueries: false,
     validationRules: limitRules(limits),
     // main.ts owns SIGTERM/SIGINT. Apollo's own handlers would call stop() first, and Apollo 5
     // never releases a second, concurrent stop() (ours): shutdown would hang until the hard exit.
     stopOnTerminationSignals: false,
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginDrainHttpServer({ httpServer: server }), costLimitPlugin(schema, limits)],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginDrainHttpServer({ httpServer: server }), noSubscriptionsOverHttpPlugin(), costLimitPlugin(schema, limits)],
   });
   await apollo.start();
 

@@ -103,6 +103,24 @@ export function costLimitPlugin(schema: GraphQLSchema, limits: GraphQLLimits): A
   };
 }
 
+/**
+ * Subscriptions are served over graphql-ws; over plain HTTP they get BAD_REQUEST (400) rather
+ * than graphql-js's code-less execution error.
+ */
+export function noSubscriptionsOverHttpPlugin(): ApolloServerPlugin {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ operation }) {
+          if (operation?.operation === "subscription") {
+            throw new AppError("BAD_REQUEST", "subscriptions are served over graphql-ws (a WebSocket at /graphql), not over HTTP", { http: 400 });
+          }
+        },
+      };
+    },
+  };
+}
+
 /** graphql-js's message when `maxTokens` stops the parser ("more that 5000 tokens", sic). */
 const TOKEN_LIMIT = /^Syntax Error: Document contains more th\w+ (\d+) tokens/;
 

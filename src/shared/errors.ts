@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   TOO_MANY_ALIASES: "The document uses more aliases than the alias limit.",
   TOO_MANY_TOKENS: "The document has more lexical tokens than the token limit.",
   BATCHING_NOT_SUPPORTED: "The body is a JSON array (a batch of operations); send one operation per request.",
+  PERSISTED_QUERY_NOT_SUPPORTED: "Automatic persisted queries are off: send the query text.",
   RATE_LIMITED: "The API key sent more requests than its rate limit; retry after `extensions.retryAfterSeconds`.",
   INTERNAL_SERVER_ERROR: "An unexpected error; the message and `extensions.requestId` carry the request id that appears in the server log.",
 } as const;

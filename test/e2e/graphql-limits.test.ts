@@ -68,6 +68,25 @@ describe.each(DRIVERS)("GraphQL limits on %s", (driver) => {
       expect((await t.ok(`{ lists { name } }`)).lists.map((l: any) => l.name)).not.toContain("batched");
     });
 
+    it("answers a subscription over HTTP with BAD_REQUEST, a persisted query with PERSISTED_QUERY_NOT_SUPPORTED", async () => {
+      const subscription = await post(t, { query: "subscription { events { id } }" });
+      expect(subscription.status).toBe(400);
+      expect(["BAD_REQUEST", "GRAPHQL_VALIDATION_FAILED"]).toContain(subscription.errors![0].extensions!.code);
+      expectClean(subscription);
+      expectError(await post(t, { query: "{ me { id } }", extensions: { persistedQuery: { version: 1, sha256Hash: "0".repeat(64) } } }), "PERSISTED_QUERY_NOT_SUPPORTED");
+    });
+
+    it("refuses contact fields nested deeper than 32 levels with BAD_USER_INPUT, even thousands deep", async () => {
+      for (const depth of [33, 10_000]) {
+        const nested = '{"a":'.repeat(depth) + "1" + "}".repeat(depth);
+        const body = `{"query": "mutation($f: JSONObject) { createContact(input: { email: \\"deep@example.com\\", fields: $f }) { id } }", "variables": {"f": ${nested}}}`;
+        expectError(await post(t, body), "BAD_USER_INPUT", "input.fields");
+      }
+      const ok = '{"a":'.repeat(32) + "1" + "}".repeat(32);
+      const body = `{"query": "mutation($f: JSONObject) { createContact(input: { email: \\"deep@example.com\\", fields: $f }) { id } }", "variables": {"f": ${ok}}}`;
+      expect((await post(t, body)).data.createContact.id).toEqual(expect.any(String));
+    });
+
     it("suggests field names outside production", async () => {
       const r = await post(t, { query: "{ me { nmae } }" });
       expect(expectError(r, "GRAPHQL_VALIDATION_FAILED").message).toMatch(/Did you mean "name"\?/);
