@@ -181,12 +181,17 @@ describe.each(DRIVERS)("isolation matrix on %s", (driver) => {
     await t.ok(`mutation($d: ID!) { redeliver(deliveryId: $d) { id } }`, { d: bDelivery.id }, b.apiKey);
     await t.ok(`mutation($h: ID!) { pingHook(id: $h) { id } }`, { h: ids.bHook }, b.apiKey);
     const bEvents = await allEvents(t, b.apiKey);
-    // B's receiver got all of it (the worker has run), so A's receiver had every chance to get some.
-    await waitFor(() => {
-      const seen = new Set(receiverB.webhooks.map((w) => w.json?.id));
-      return bEvents.every((e) => seen.has(e.id)) && receiverB.webhooks.length >= bEvents.length + replayed + 1;
-    }, { message: "B's receiver got B's events, the replay and the redelivery" });
-    await settled(ids.bHook, b.apiKey, receiverB, bEvents.length);
+    // B's receiver got all of it and every delivery of B (replayed and redelivered ones included)
+    // is done: the worker has run, so A's receiver had every chance to get some.
+    await waitFor(
+      async () => {
+        const seen = new Set(receiverB.webhooks.map((w) => w.json?.id));
+        if (!bEvents.every((e) => seen.has(e.id))) return false;
+        const list = await deliveriesOf(ids.bHook, b.apiKey);
+        return list.every((d) => d.status === "DELIVERED") && list.find((d) => d.id === bDelivery.id)?.attemptCount >= 2;
+      },
+      { timeoutMs: 30_000, message: "B's receiver got B's events, the replay and the redelivery" },
+    );
 
     expect(await snapshotA()).toEqual(before);
     for (const got of receiverA.webhooks) {
