@@ -44,9 +44,12 @@ export interface Config {
   readonly connectTimeoutMs: number;
   /** pino level. Default info. */
   readonly logLevel: string;
-  /** `NODE_ENV=production`: GraphQL introspection and field suggestions off. */
+  /** `NODE_ENV=production`: GraphQL introspection off. */
   readonly production: boolean;
-  /** Limits every GraphQL document must stay within (see docs/security.md, "GraphQL limits"). */
+  /**
+   * Limits every GraphQL document must stay within (see docs/security.md, "GraphQL limits").
+   * With `production`, field suggestions (`Did you mean …?`) are also dropped from errors.
+   */
   readonly graphqlLimits: GraphQLLimits;
   /**
    * Requests per API key (`HOOKCAST_RATE_LIMIT`, e.g. `600/60s`): a token bucket of `limit`
