@@ -54,7 +54,7 @@ export interface Config {
   /**
    * Requests per API key (`HOOKCAST_RATE_LIMIT`, e.g. `600/60s`): a token bucket of `limit`
    * tokens refilled evenly over `windowMs`. null = no limit (`HOOKCAST_RATE_LIMIT=0`).
-   * Default 600 per 60 s. Each process limits on its own.
+   * Default 600 per 60 s. Each process limits on its own, unless `redisUrl` shares the buckets.
    */
   readonly rateLimit: RateLimit | null;
 }

@@ -11,7 +11,7 @@ import { requestScope, type RequestScope } from "../shared/request-scope.js";
 import type { Deps, GraphQLContext } from "./context.js";
 import { makeFormatError } from "./format-error.js";
 import { costLimitPlugin, limitRules, noSubscriptionsOverHttpPlugin } from "./limits.js";
-import { RateLimiter, rateLimited } from "./rate-limit.js";
+import { createRateLimiter, rateLimited } from "./rate-limit.js";
 
 /** Largest accepted request body: 1 MB. */
 export const MAX_BODY_BYTES = 1_048_576;
@@ -72,7 +72,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 export async function startHttpServer(deps: Deps, schema: GraphQLSchema, options: { port: number; host: string; routes?: Route[] }): Promise<HttpServer> {
   const server = createServer();
   const limits = deps.config.graphqlLimits;
-  const limiter = deps.config.rateLimit ? new RateLimiter(deps.config.rateLimit, deps.clock) : null;
+  const limiter = await createRateLimiter(deps.config.rateLimit, { clock: deps.clock, logger: deps.logger, redisUrl: deps.config.redisUrl });
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
     formatError: makeFormatError(deps.logger, { hideSuggestions: deps.config.production }),
@@ -134,7 +134,7 @@ export async function startHttpServer(deps: Deps, schema: GraphQLSchema, options
         const actor = key ? await authenticate(deps.db, key) : null;
         if (!actor) throw unauthenticated();
         requestScope.getStore()!.accountId = actor.accountId;
-        const retryAfterSeconds = limiter?.take(actor.apiKeyId ?? actor.accountId) ?? 0;
+        const retryAfterSeconds = limiter ? await limiter.take(actor.apiKeyId ?? actor.accountId) : 0;
         if (retryAfterSeconds > 0) throw rateLimited(retryAfterSeconds);
         return { actor, deps, requestId };
       },
@@ -185,6 +185,9 @@ export async function startHttpServer(deps: Deps, schema: GraphQLSchema, options
   return {
     url: `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`,
     server,
-    stop: () => apollo.stop(),
+    async stop() {
+      await apollo.stop();
+      await limiter?.close();
+    },
   };
 }

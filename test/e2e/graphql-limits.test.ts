@@ -180,6 +180,39 @@ describe.each(DRIVERS)("rate limiting on %s", (driver) => {
   });
 });
 
+describe.each(DRIVERS)("rate limiting through Redis on %s", (driver) => {
+  const stops: Array<() => Promise<void>> = [];
+  afterAll(async () => {
+    while (stops.length) await stops.pop()!();
+  });
+
+  it("with REDIS_URL, API processes share one bucket per key", async () => {
+    const clock = new ManualClock(new Date("2026-01-01T00:00:00Z"));
+    const env = { HOOKCAST_RATE_LIMIT: "4/60s", REDIS_URL: "redis://127.0.0.1:6379" };
+    const one = await startTestApp(driver, { env, overrides: { clock } });
+    stops.push(() => one.stop());
+    const two = await startTestApp(driver, { env, overrides: { clock }, databaseUrl: one.databaseUrl });
+    stops.push(() => two.stop());
+    // A fresh key per run: buckets live in the shared Redis.
+    const { apiKey } = await one.newAccount("shared");
+    const statuses = [];
+    for (const app of [one, two, one, two, one, two]) statuses.push((await app.gql(`{ me { id } }`, {}, apiKey)).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
+    const refused = await post(two, { query: "{ me { id } }" }, { authorization: `Bearer ${apiKey}` });
+    expect(refused.headers.get("retry-after")).toBe("15");
+    expect(expectError(refused, "RATE_LIMITED").extensions!.retryAfterSeconds).toBe(15);
+    clock.advance(15_000);
+    expect((await one.gql(`{ me { id } }`, {}, apiKey)).status).toBe(200);
+    expect((await two.gql(`{ me { id } }`, {}, apiKey)).status).toBe(429);
+  });
+
+  it("lets requests through when Redis does not answer (an outage must not stop the API)", async () => {
+    const t = await startTestApp(driver, { env: { HOOKCAST_RATE_LIMIT: "1/60s", REDIS_URL: "redis://127.0.0.1:1" } });
+    stops.push(() => t.stop());
+    for (let i = 0; i < 3; i++) expect((await t.gql(`{ me { id } }`)).status).toBe(200);
+  });
+});
+
 describe("HOOKCAST_RATE_LIMIT", () => {
   it("parses <requests>/<duration>, 0 or off disables it, defaults to 600/60s, and refuses nonsense", () => {
     expect(loadConfig({}).rateLimit).toEqual({ limit: 600, windowMs: 60_000 });
