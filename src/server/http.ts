@@ -169,17 +169,24 @@ export async function startHttpServer(deps: Deps, schema: GraphQLSchema, options
         for (const route of options.routes ?? []) if (await route(req, res)) return;
         sendJson(res, 404, { error: "not found" });
       } catch (error) {
-        deps.logger.error({ err: error, path: url.pathname }, "HTTP handler failed");
-        if (!res.headersSent) sendJson(res, 500, { errors: [{ message: "Internal server error", extensions: { code: "INTERNAL_SERVER_ERROR" } }] });
+        deps.logger.error({ err: error, path: url.pathname, requestId: scope.requestId }, "HTTP handler failed");
+        if (!res.headersSent) sendJson(res, 500, { errors: [{ message: `Internal server error (reference ${scope.requestId})`, extensions: { code: "INTERNAL_SERVER_ERROR", requestId: scope.requestId } }] });
         else res.destroy();
       }
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port, options.host, () => resolve());
+    });
+  } catch (error) {
+    // Release what was started (a Redis connection), then report the listen error itself.
+    await apollo.stop().catch(() => {});
+    await limiter?.close();
+    throw error;
+  }
   const address = server.address() as AddressInfo;
   const host = options.host === "0.0.0.0" || options.host === "::" ? "127.0.0.1" : options.host;
   return {
