@@ -54,6 +54,17 @@ export interface Config {
   readonly production: boolean;
   /** Live streams (graphql-ws at `/graphql`); see docs/live.md. */
   readonly live: LiveConfig;
+  /**
+   * Limits every GraphQL document must stay within (see docs/security.md, "GraphQL limits").
+   * With `production`, field suggestions (`Did you mean …?`) are also dropped from errors.
+   */
+  readonly graphqlLimits: GraphQLLimits;
+  /**
+   * Requests per API key (`HOOKCAST_RATE_LIMIT`, e.g. `600/60s`): a token bucket of `limit`
+   * tokens refilled evenly over `windowMs`. null = no limit (`HOOKCAST_RATE_LIMIT=0`).
+   * Default 600 per 60 s. Each process limits on its own, unless `redisUrl` shares the buckets.
+   */
+  readonly rateLimit: RateLimit | null;
 }
 
 /** Limits of the live stream (graphql-ws). */
@@ -68,6 +79,26 @@ export interface LiveConfig {
   readonly maxConnectionsPerAccount: number;
   /** Safety poll of the event log for live streams, ms (`HOOKCAST_LIVE_POLL`): the longest a lost notice delays an event. Default 1 s. */
   readonly pollMs: number;
+}
+
+/** Limits on one GraphQL document; a document over any of them is refused before it runs. */
+export interface GraphQLLimits {
+  /** Deepest field nesting (`HOOKCAST_GRAPHQL_MAX_DEPTH`). Default 10. */
+  readonly maxDepth: number;
+  /** Highest cost: about one point per field returned, lists counted at `first` (`HOOKCAST_GRAPHQL_MAX_COST`). Default 50,000. */
+  readonly maxCost: number;
+  /** Most aliases in one operation (`HOOKCAST_GRAPHQL_MAX_ALIASES`). Default 30. */
+  readonly maxAliases: number;
+  /** Most lexical tokens in one document (`HOOKCAST_GRAPHQL_MAX_TOKENS`). Default 5,000. */
+  readonly maxTokens: number;
+}
+
+/** A token bucket's size and refill period. */
+export interface RateLimit {
+  /** Bucket size: requests allowed in a burst, and per window on average. */
+  readonly limit: number;
+  /** The window over which `limit` tokens refill, in ms. */
+  readonly windowMs: number;
 }
 
 /** Raised for a bad environment variable; `main` prints its message alone and exits 1. */
@@ -135,6 +166,20 @@ export function loadListenEnv(env: NodeJS.ProcessEnv = process.env): ListenEnv {
   return { url: env.HOOKCAST_URL || `http://localhost:${env.PORT || 4000}`, apiKey: env.HOOKCAST_API_KEY || undefined };
 }
 
+/** Parses `HOOKCAST_RATE_LIMIT`: `<requests>/<duration>` (`600/60s`, `100/1m`); `0` or `off` = no limit. */
+export function parseRateLimit(text: string, name = "HOOKCAST_RATE_LIMIT"): RateLimit | null {
+  const trimmed = text.trim();
+  if (/^(0|off)$/i.test(trimmed)) return null;
+  const match = /^(\d+)\s*\/\s*(.+)$/.exec(trimmed);
+  if (!match) throw new ConfigError(`${name}: "${text}" is not <requests>/<duration> (examples: 600/60s, 100/1m, or 0 for no limit)`);
+  const limit = Number(match[1]);
+  const windowMs = parseDuration(match[2], name);
+  if (limit < 1 || limit > 1_000_000 || windowMs < 1_000 || windowMs > 86_400_000) {
+    throw new ConfigError(`${name}: "${text}" needs 1..1000000 requests per 1s..1d`);
+  }
+  return { limit, windowMs };
+}
+
 /** The default retry schedule of API.md. */
 export const DEFAULT_RETRY_SCHEDULE = "5s,5m,30m,2h,5h,10h,10h";
 
@@ -185,5 +230,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxConnectionsPerAccount: parseIntVar(env, "HOOKCAST_LIVE_MAX_CONNECTIONS", 100, 1, 1_000_000),
       pollMs: Math.max(10, env.HOOKCAST_LIVE_POLL ? parseDuration(env.HOOKCAST_LIVE_POLL, "HOOKCAST_LIVE_POLL") : 1_000),
     }),
+    graphqlLimits: Object.freeze({
+      maxDepth: parseIntVar(env, "HOOKCAST_GRAPHQL_MAX_DEPTH", 10, 1, 1_000),
+      maxCost: parseIntVar(env, "HOOKCAST_GRAPHQL_MAX_COST", 50_000, 1, 100_000_000),
+      maxAliases: parseIntVar(env, "HOOKCAST_GRAPHQL_MAX_ALIASES", 30, 0, 100_000),
+      maxTokens: parseIntVar(env, "HOOKCAST_GRAPHQL_MAX_TOKENS", 5_000, 10, 10_000_000),
+    }),
+    rateLimit: parseRateLimit(env.HOOKCAST_RATE_LIMIT || "600/60s"),
   });
 }

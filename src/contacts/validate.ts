@@ -6,6 +6,7 @@ export const LIMITS = {
   name: 255,
   phone: 64,
   fieldsBytes: 16_384, // 16 KB of JSON
+  fieldsDepth: 32, // levels of nested objects/arrays in fields
   tag: 100,
   tagsPerContact: 200,
   listName: 200,
@@ -35,10 +36,26 @@ export function checkText(value: string | null | undefined, field: string, max: 
   return text.length === 0 ? null : text;
 }
 
-/** A JSON object of bounded size. */
+/** How deeply `value` nests objects and arrays (iterative: a hostile depth must not overflow the stack). */
+function nestingDepth(value: unknown, stopAt: number): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== "object") continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > stopAt) return deepest;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
+/** A JSON object of bounded size and nesting. */
 export function checkFields(value: unknown, field: string): Record<string, unknown> {
   if (value === null || value === undefined) return {};
   if (typeof value !== "object" || Array.isArray(value)) throw badInput(field, "fields must be a JSON object");
+  // Before serializing: JSON.stringify of a few thousand levels overflows the stack.
+  if (nestingDepth(value, LIMITS.fieldsDepth) > LIMITS.fieldsDepth) throw badInput(field, `fields must nest at most ${LIMITS.fieldsDepth} levels`);
   const size = Buffer.byteLength(JSON.stringify(value), "utf8");
   if (size > LIMITS.fieldsBytes) throw badInput(field, `fields must be at most ${LIMITS.fieldsBytes} bytes of JSON (got ${size})`);
   return value as Record<string, unknown>;

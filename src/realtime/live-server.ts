@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
+import { costErrors, limitRules, tokenLimitError } from "../server/limits.js";
 import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer, type WebSocket } from "ws";
@@ -52,6 +53,9 @@ export function startLiveServer(deps: Deps, schema: GraphQLSchema, server: Serve
   server.on("upgrade", onUpgrade);
 
   const rules = deps.config.production ? [...specifiedRules, NoSchemaIntrospectionCustomRule] : specifiedRules;
+  // The HTTP limits (docs/security.md) hold over the socket too: tokens, depth, aliases, cost.
+  const documentLimits = limitRules(deps.config.graphqlLimits);
+  const tooCostly = costErrors(schema, deps.config.graphqlLimits);
   const disposable = useServer<Record<string, unknown>, ConnectionExtra>(
     {
       schema,
@@ -81,12 +85,17 @@ export function startLiveServer(deps: Deps, schema: GraphQLSchema, server: Serve
       onSubscribe: (_ctx, _id, payload) => {
         let document: DocumentNode;
         try {
-          document = parse(payload.query);
+          document = parse(payload.query, { maxTokens: deps.config.graphqlLimits.maxTokens });
         } catch (error) {
-          return [new GraphQLError((error as Error).message, { extensions: { code: "GRAPHQL_PARSE_FAILED" } })];
+          const message = (error as Error).message;
+          const tooLong = tokenLimitError({ message });
+          if (tooLong) return [new GraphQLError(tooLong.message, { extensions: tooLong.extensions })];
+          return [new GraphQLError(message, { extensions: { code: "GRAPHQL_PARSE_FAILED" } })];
         }
         const errors = validate(schema, document, rules);
         if (errors.length) return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: "GRAPHQL_VALIDATION_FAILED" } }));
+        const refused = [...validate(schema, document, documentLimits), ...tooCostly(document, payload.variables ?? undefined)];
+        if (refused.length) return refused.map((e) => new GraphQLError(e.message, { extensions: e.extensions }));
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
       },
       context: (ctx, id): GraphQLContext => ({

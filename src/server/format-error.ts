@@ -1,18 +1,39 @@
 import { randomUUID } from "node:crypto";
 import { unwrapResolverError } from "@apollo/server/errors";
-import type { GraphQLFormattedError } from "graphql";
+import { GraphQLError, type GraphQLFormattedError } from "graphql";
 import { AppError, ERROR_CODES } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
+import { requestScope } from "../shared/request-scope.js";
+import { tokenLimitError, withoutSuggestions } from "./limits.js";
 
 /**
  * Apollo `formatError`: domain errors and GraphQL request errors keep their code and message;
- * anything else (a driver error, a bug) is masked to INTERNAL_SERVER_ERROR with a reference
- * that appears in the server log beside the real error. No SQL, driver text or stack ever leaves.
+ * anything else (a driver error, a bug) is masked to INTERNAL_SERVER_ERROR with the request id
+ * (`extensions.requestId`, also quoted in the message as its reference), which appears in the
+ * server log beside the real error. No SQL, driver text or stack ever leaves.
+ * A limit refusal keeps its own code (QUERY_TOO_DEEP, TOO_MANY_TOKENS, ...), not Apollo's
+ * generic validation or parse code. With `hideSuggestions` (production), graphql-js's
+ * `Did you mean …?` hints are dropped.
  */
-export function makeFormatError(logger: Logger) {
+export function makeFormatError(logger: Logger, options: { hideSuggestions?: boolean } = {}) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const original = unwrapResolverError(error);
+    const result = format(formatted, error);
+    return options.hideSuggestions ? { ...result, message: withoutSuggestions(result.message) } : result;
+  };
+
+  function format(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+    let original = unwrapResolverError(error);
+    // Apollo wraps a validation rule's error in its own ValidationError (code overwritten).
+    if (!(original instanceof AppError) && original instanceof GraphQLError && original.originalError instanceof AppError) {
+      const limit: AppError = original.originalError;
+      original = limit;
+      formatted = { ...formatted, message: limit.message, extensions: { ...formatted.extensions, ...limit.extensions } };
+    }
     const code = formatted.extensions?.code as string | undefined;
+    if (code === "GRAPHQL_PARSE_FAILED") {
+      const tokens = tokenLimitError(formatted);
+      if (tokens) return tokens;
+    }
     if (original instanceof AppError || (code && code !== "INTERNAL_SERVER_ERROR" && code in ERROR_CODES)) {
       const { stacktrace: _drop, http: _http, ...extensions } = (formatted.extensions ?? {}) as Record<string, unknown>;
       if (code === "BAD_USER_INPUT" && extensions.field === undefined) {
@@ -21,14 +42,15 @@ export function makeFormatError(logger: Logger) {
       }
       return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions };
     }
-    const reference = randomUUID();
-    logger.error({ err: original, reference, path: formatted.path }, "unexpected error in a GraphQL request");
+    // One id per request: the client's x-request-id or a generated one (a fresh one outside HTTP).
+    const requestId = requestScope.getStore()?.requestId ?? randomUUID();
+    logger.error({ err: original, requestId, path: formatted.path }, "unexpected error in a GraphQL request");
     return {
-      message: `Internal server error (reference ${reference})`,
+      message: `Internal server error (reference ${requestId})`,
       path: formatted.path,
-      extensions: { code: "INTERNAL_SERVER_ERROR", reference },
+      extensions: { code: "INTERNAL_SERVER_ERROR", requestId },
     };
-  };
+  }
 }
 
 /**

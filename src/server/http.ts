@@ -7,8 +7,11 @@ import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHt
 import type { GraphQLSchema } from "graphql";
 import { apiKeyFromHeaders, authenticate } from "../accounts/account.service.js";
 import { unauthenticated } from "../shared/errors.js";
+import { requestScope, type RequestScope } from "../shared/request-scope.js";
 import type { Deps, GraphQLContext } from "./context.js";
 import { makeFormatError } from "./format-error.js";
+import { costLimitPlugin, limitRules, noSubscriptionsOverHttpPlugin } from "./limits.js";
+import { createRateLimiter, rateLimited } from "./rate-limit.js";
 
 /** Largest accepted request body: 1 MB. */
 export const MAX_BODY_BYTES = 1_048_576;
@@ -50,6 +53,15 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string> {
   });
 }
 
+/** A client's `x-request-id` is kept when it is 1 to 128 of these characters; otherwise one is generated. */
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:/+=@-]{1,128}$/;
+
+/** The request id of `req`: its `x-request-id` header when sane, else a new UUID. */
+export function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers["x-request-id"];
+  return typeof given === "string" && SANE_REQUEST_ID.test(given) ? given : randomUUID();
+}
+
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { "content-type": "application/json; charset=utf-8" });
   res.end(JSON.stringify(body));
@@ -61,17 +73,23 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
  */
 export async function startHttpServer(deps: Deps, schema: GraphQLSchema, options: { port: number; host: string; routes?: Route[] }): Promise<HttpServer> {
   const server = createServer();
+  const limits = deps.config.graphqlLimits;
+  const limiter = await createRateLimiter(deps.config.rateLimit, { clock: deps.clock, logger: deps.logger, redisUrl: deps.config.redisUrl });
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
-    formatError: makeFormatError(deps.logger),
+    formatError: makeFormatError(deps.logger, { hideSuggestions: deps.config.production }),
     includeStacktraceInErrorResponses: false,
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
     introspection: !deps.config.production,
+    parseOptions: { maxTokens: limits.maxTokens },
+    // Automatic persisted queries off: clients send the query text; nobody fills the server's cache.
+    persistedQueries: false,
+    validationRules: limitRules(limits),
     // main.ts owns SIGTERM/SIGINT. Apollo's own handlers would call stop() first, and Apollo 5
     // never releases a second, concurrent stop() (ours): shutdown would hang until the hard exit.
     stopOnTerminationSignals: false,
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginDrainHttpServer({ httpServer: server })],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginDrainHttpServer({ httpServer: server }), noSubscriptionsOverHttpPlugin(), costLimitPlugin(schema, limits)],
   });
   await apollo.start();
 
@@ -101,18 +119,25 @@ export async function startHttpServer(deps: Deps, schema: GraphQLSchema, options
           sendJson(res, 400, { errors: [{ message: "request body is not valid JSON", extensions: { code: "BAD_REQUEST" } }] });
           return;
         }
+        if (Array.isArray(body)) {
+          sendJson(res, 400, { errors: [{ message: "batched operations (a JSON array body) are not supported: send one operation per request", extensions: { code: "BATCHING_NOT_SUPPORTED" } }] });
+          return;
+        }
       } else {
         body = text;
       }
     }
     const httpGraphQLRequest: HTTPGraphQLRequest = { method: req.method ?? "GET", headers, search: url.search, body };
-    const requestId = (headers.get("x-request-id") ?? "").slice(0, 64) || randomUUID();
+    const { requestId } = requestScope.getStore()!;
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest,
       context: async () => {
         const key = apiKeyFromHeaders((name) => headers.get(name));
         const actor = key ? await authenticate(deps.db, key) : null;
         if (!actor) throw unauthenticated();
+        requestScope.getStore()!.accountId = actor.accountId;
+        const retryAfterSeconds = limiter ? await limiter.take(actor.apiKeyId ?? actor.accountId) : 0;
+        if (retryAfterSeconds > 0) throw rateLimited(retryAfterSeconds);
         return { actor, deps, requestId };
       },
     });
@@ -129,29 +154,49 @@ export async function startHttpServer(deps: Deps, schema: GraphQLSchema, options
 
   server.on("request", (req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
-    void (async () => {
+    const scope: RequestScope = { requestId: requestIdOf(req) };
+    const started = process.hrtime.bigint();
+    if (url.pathname === "/graphql") {
+      res.setHeader("x-request-id", scope.requestId);
+      // One line per GraphQL request, with the id the client sees in x-request-id.
+      res.on("finish", () => {
+        const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        deps.logger.info({ requestId: scope.requestId, accountId: scope.accountId, method: req.method, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, "graphql request");
+      });
+    }
+    void requestScope.run(scope, async () => {
       try {
         if (url.pathname === "/graphql") return await handleGraphQL(req, res, url);
         if (url.pathname === "/healthz") return sendJson(res, 200, { status: "ok" });
         for (const route of options.routes ?? []) if (await route(req, res)) return;
         sendJson(res, 404, { error: "not found" });
       } catch (error) {
-        deps.logger.error({ err: error, path: url.pathname }, "HTTP handler failed");
-        if (!res.headersSent) sendJson(res, 500, { errors: [{ message: "Internal server error", extensions: { code: "INTERNAL_SERVER_ERROR" } }] });
+        deps.logger.error({ err: error, path: url.pathname, requestId: scope.requestId }, "HTTP handler failed");
+        if (!res.headersSent) sendJson(res, 500, { errors: [{ message: `Internal server error (reference ${scope.requestId})`, extensions: { code: "INTERNAL_SERVER_ERROR", requestId: scope.requestId } }] });
         else res.destroy();
       }
-    })();
+    });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port, options.host, () => resolve());
+    });
+  } catch (error) {
+    // Release what was started (a Redis connection), then report the listen error itself.
+    await apollo.stop().catch(() => {});
+    await limiter?.close();
+    throw error;
+  }
   const address = server.address() as AddressInfo;
   const host = options.host === "0.0.0.0" || options.host === "::" ? "127.0.0.1" : options.host;
   return {
     url: `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`,
     server,
-    stop: () => apollo.stop(),
+    async stop() {
+      await apollo.stop();
+      await limiter?.close();
+    },
   };
 }

@@ -19,7 +19,14 @@ export const ERROR_CODES = {
   GRAPHQL_VALIDATION_FAILED: "The query does not match the schema.",
   BAD_REQUEST: "The HTTP request is not a GraphQL request.",
   OPERATION_RESOLUTION_FAILURE: "operationName does not name an operation of the document.",
-  INTERNAL_SERVER_ERROR: "An unexpected error; the message carries a request id that appears in the server log.",
+  QUERY_TOO_DEEP: "The document nests fields deeper than the depth limit.",
+  QUERY_TOO_COMPLEX: "The document's estimated cost (fields × page sizes) is over the cost limit.",
+  TOO_MANY_ALIASES: "The document uses more aliases than the alias limit.",
+  TOO_MANY_TOKENS: "The document has more lexical tokens than the token limit.",
+  BATCHING_NOT_SUPPORTED: "The body is a JSON array (a batch of operations); send one operation per request.",
+  PERSISTED_QUERY_NOT_SUPPORTED: "Automatic persisted queries are off: send the query text.",
+  RATE_LIMITED: "The API key sent more requests than its rate limit; retry after `extensions.retryAfterSeconds`.",
+  INTERNAL_SERVER_ERROR: "An unexpected error; the message and `extensions.requestId` carry the request id that appears in the server log.",
 } as const;
 
 /** One of {@link ERROR_CODES}. */
@@ -33,13 +40,14 @@ export class AppError extends GraphQLError {
   readonly code: ErrorCode;
   readonly field?: string;
 
-  constructor(code: ErrorCode, message: string, options: { field?: string; http?: number; extra?: Record<string, unknown> } = {}) {
+  /** `http` sets the HTTP status of a response that carries only this error; `headers` adds response headers. */
+  constructor(code: ErrorCode, message: string, options: { field?: string; http?: number; headers?: Record<string, string>; extra?: Record<string, unknown> } = {}) {
     super(message, {
       extensions: {
         code,
         ...(options.field ? { field: options.field } : {}),
         ...(options.extra ?? {}),
-        ...(options.http ? { http: { status: options.http } } : {}),
+        ...(options.http ? { http: { status: options.http, ...(options.headers ? { headers: new Map(Object.entries(options.headers)) } : {}) } } : {}),
       },
     });
     this.name = "AppError";

@@ -99,6 +99,32 @@ describe.each(DRIVERS)("live stream over graphql-ws on %s", (driver) => {
     expect(bySource.items).toHaveLength(1);
   });
 
+  it("holds the GraphQL limits of HTTP over the socket: tokens, depth, aliases, cost", async () => {
+    const t = await start(driver, {
+      HOOKCAST_GRAPHQL_MAX_TOKENS: "60",
+      HOOKCAST_GRAPHQL_MAX_DEPTH: "4",
+      HOOKCAST_GRAPHQL_MAX_ALIASES: "2",
+      HOOKCAST_GRAPHQL_MAX_COST: "500",
+    });
+    const live = liveClient(t.url, t.apiKey);
+    const refused = async (query: string, variables: Record<string, unknown> = {}) => {
+      const stream = collect(live, query, variables);
+      await stream.done;
+      expect(stream.items).toEqual([]);
+      return (stream.errors.flat()[0] as any)?.extensions?.code;
+    };
+    expect(await refused(`subscription { events { ${"id ".repeat(80)} } }`)).toBe("TOO_MANY_TOKENS");
+    expect(await refused(`subscription { events { id deliveries: data } }`.replace("deliveries: data", "a: id b: id c: id"))).toBe("TOO_MANY_ALIASES");
+    expect(await refused(`query { contacts(first: 10) { edges { node { lists { list { id } } } } } }`)).toBe("QUERY_TOO_DEEP");
+    expect(await refused(`query($n: Int) { events(first: $n) { edges { cursor } } }`, { n: 500 })).toBe("QUERY_TOO_COMPLEX");
+    // Within the limits the same socket still serves.
+    const ok = collect(live, `subscription { events { id type } }`);
+    await liveSubscriptions(t, 1);
+    await createContact(t, { email: "limits@example.com" });
+    await waitFor(() => ok.items.length === 1);
+    expect(ok.items[0].type).toBe("contact.created");
+  });
+
   it("resumes with after under concurrent writes: replay then live, no gap and no duplicate", async () => {
     const t = await start(driver, { HOOKCAST_LIVE_BUFFER: "20" });
     for (let i = 0; i < 30; i++) await createContact(t, { email: `before-${i}@example.com` });
