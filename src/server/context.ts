@@ -6,6 +6,7 @@ import type { EventBus } from "../events/event-bus.js";
 import type { EventLog } from "../events/event-log.js";
 import type { Clock } from "../shared/clock.js";
 import type { Logger } from "../shared/logger.js";
+import type { Metrics } from "../shared/metrics.js";
 
 /** Everything services need, built once by the composition root. */
 export interface Deps {
@@ -17,6 +18,11 @@ export interface Deps {
   readonly logger: Logger;
   /** Outbound HTTP (handshakes, deliveries). */
   readonly http: HttpClient;
+  /**
+   * This instance's metrics (its own prom-client registry). The live stream reports its
+   * subscriptions with `metrics?.subscriptionOpened()` / `subscriptionClosed()`.
+   */
+  readonly metrics?: Metrics;
 }
 
 /** The per-request GraphQL context: who is calling, and the shared dependencies. */

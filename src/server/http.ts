@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ApolloServer, HeaderMap, type HTTPGraphQLRequest } from "@apollo/server";
@@ -9,6 +8,7 @@ import { apiKeyFromHeaders, authenticate } from "../accounts/account.service.js"
 import { unauthenticated } from "../shared/errors.js";
 import type { Deps, GraphQLContext } from "./context.js";
 import { makeFormatError } from "./format-error.js";
+import { observeRequest } from "./observe-request.js";
 
 /** Largest accepted request body: 1 MB. */
 export const MAX_BODY_BYTES = 1_048_576;
@@ -73,7 +73,7 @@ export async function startHttpServer(deps: Deps, schema: GraphQLSchema, options
   });
   await apollo.start();
 
-  async function handleGraphQL(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  async function handleGraphQL(req: IncomingMessage, res: ServerResponse, url: URL, requestId: string): Promise<void> {
     const headers = new HeaderMap();
     for (const [key, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(", ") : value);
@@ -104,7 +104,6 @@ export async function startHttpServer(deps: Deps, schema: GraphQLSchema, options
       }
     }
     const httpGraphQLRequest: HTTPGraphQLRequest = { method: req.method ?? "GET", headers, search: url.search, body };
-    const requestId = (headers.get("x-request-id") ?? "").slice(0, 64) || randomUUID();
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest,
       context: async () => {
@@ -127,14 +126,16 @@ export async function startHttpServer(deps: Deps, schema: GraphQLSchema, options
 
   server.on("request", (req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
+    // Request id (x-request-id in and out), duration metric and one log line per request.
+    const { requestId, logger } = observeRequest(req, res, deps);
     void (async () => {
       try {
-        if (url.pathname === "/graphql") return await handleGraphQL(req, res, url);
+        if (url.pathname === "/graphql") return await handleGraphQL(req, res, url, requestId);
         if (url.pathname === "/healthz") return sendJson(res, 200, { status: "ok" });
         for (const route of options.routes ?? []) if (await route(req, res)) return;
         sendJson(res, 404, { error: "not found" });
       } catch (error) {
-        deps.logger.error({ err: error, path: url.pathname }, "HTTP handler failed");
+        logger.error({ err: error, path: url.pathname }, "HTTP handler failed");
         if (!res.headersSent) sendJson(res, 500, { errors: [{ message: "Internal server error", extensions: { code: "INTERNAL_SERVER_ERROR" } }] });
         else res.destroy();
       }
