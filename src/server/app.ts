@@ -10,6 +10,7 @@ import { Metrics } from "../shared/metrics.js";
 import { queueStats } from "../delivery/queue-stats.js";
 import { countHooksByStatus } from "../hooks/hook-counts.js";
 import type { Deps } from "./context.js";
+import { dashboardRoute } from "./dashboard.js";
 import { checkReadiness } from "./health.js";
 import { startHttpServer, type HttpServer } from "./http.js";
 import { opsRoute, startOpsServer } from "./ops-routes.js";
@@ -77,7 +78,7 @@ export async function startHookcast(config: Config, overrides: Overrides = {}): 
   };
   let server: HttpServer | null = null;
   if (config.role !== "worker") {
-    server = await startHttpServer(deps, await buildHookcastSchema(), { port: config.port, host: config.host, routes: [opsRoute(ops)] });
+    server = await startHttpServer(deps, await buildHookcastSchema(), { port: config.port, host: config.host, routes: [opsRoute(ops), await dashboardRoute()] });
   }
   const opsServer = config.opsPort !== undefined ? await startOpsServer(ops, { port: config.opsPort, host: config.host }) : null;
 
