@@ -11,7 +11,7 @@ import type { DeliveryEntity } from "./delivery.entity.js";
 import { webhookBody } from "./envelope-body.js";
 import type { HttpClient } from "./http-client.js";
 import { observeOutcomes } from "./observe-outcomes.js";
-import { recordOutcomes, type Outcome } from "./record-outcomes.js";
+import { deliveryStates, recordOutcomes, type Outcome } from "./record-outcomes.js";
 import { decide } from "./retry-policy.js";
 import { activeSecrets, signedHeaders } from "./sign.js";
 
@@ -220,9 +220,11 @@ export class Dispatcher {
         const batch = this.outcomes;
         this.outcomes = [];
         try {
+          const now = this.deps.clock.now();
           const outcomes = batch.map((b) => b.outcome);
-          const events = await recordOutcomes(this.deps.db, outcomes, this.deps.clock.now(), this.options.disableAfterMs);
+          const events = await recordOutcomes(this.deps.db, outcomes, now, this.options.disableAfterMs);
           this.announce(events);
+          this.announceDeliveries(deliveryStates(outcomes, now));
           observeOutcomes(outcomes, this.deps.metrics, this.deps.logger);
           this.deps.metrics?.eventsCommitted(events);
         } catch (error) {
@@ -235,6 +237,14 @@ export class Dispatcher {
     } finally {
       this.flushing = null;
     }
+  }
+
+  /** Live `deliveryUpdates`: the committed states, by account (a hint; `deliveries` stays the truth). */
+  private announceDeliveries(states: ReturnType<typeof deliveryStates>): void {
+    if (!this.deps.bus.publishDeliveries || states.length === 0) return;
+    const byAccount = new Map<string, typeof states>();
+    for (const s of states) byAccount.set(s.accountId, [...(byAccount.get(s.accountId) ?? []), s]);
+    for (const [accountId, deliveries] of byAccount) this.deps.bus.publishDeliveries({ accountId, deliveries });
   }
 
   private announce(events: EventEntity[]): void {

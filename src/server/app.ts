@@ -15,6 +15,9 @@ import { checkReadiness } from "./health.js";
 import { startHttpServer, type HttpServer } from "./http.js";
 import { opsRoute, startOpsServer } from "./ops-routes.js";
 import { buildHookcastSchema } from "./schema.js";
+import { LiveHub } from "../realtime/live-hub.js";
+import { RedisEventBus } from "../realtime/redis-event-bus.js";
+import { startLiveServer, type LiveServer } from "../realtime/live-server.js";
 
 /** Replaceable parts, for tests (a manual clock, a silent logger, a shared bus). */
 export interface Overrides {
@@ -40,6 +43,8 @@ export interface Hookcast {
   readonly metrics: Metrics;
   /** The delivery worker of this process, or null (`HOOKCAST_ROLE=api`). */
   readonly worker: Worker | null;
+  /** graphql-ws at `/graphql` (null for a worker-only process). */
+  readonly live: LiveServer | null;
   /** Stops the HTTP server and the loops, then closes the database. Resolves within 10 s. */
   stop(): Promise<void>;
 }
@@ -51,7 +56,8 @@ export interface Hookcast {
 export async function startHookcast(config: Config, overrides: Overrides = {}): Promise<Hookcast> {
   const logger = overrides.logger ?? createLogger(config.logLevel);
   const clock = overrides.clock ?? systemClock;
-  const bus = overrides.bus ?? new MemoryEventBus();
+  // With REDIS_URL, notices cross processes (live streams and fan-out wake-ups); else in-process.
+  const bus = overrides.bus ?? (config.redisUrl ? await RedisEventBus.connect(config.redisUrl, config.live.redisChannel, logger) : new MemoryEventBus());
   const db: Db = await openDb(config.databaseUrl);
   const http = new HttpClient({ connectTimeoutMs: config.connectTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, connectionsPerOrigin: config.perHookInFlight, egress: { allowPrivate: config.allowPrivateTargets, resolve: overrides.resolve } });
   const metrics = new Metrics({
@@ -77,8 +83,13 @@ export async function startHookcast(config: Config, overrides: Overrides = {}): 
     readiness: () => checkReadiness({ db, worker, stallMs: config.workerStallMs }),
   };
   let server: HttpServer | null = null;
+  let live: LiveServer | null = null;
   if (config.role !== "worker") {
-    server = await startHttpServer(deps, await buildHookcastSchema(), { port: config.port, host: config.host, routes: [opsRoute(ops), await dashboardRoute()] });
+    const schema = await buildHookcastSchema();
+    server = await startHttpServer(deps, schema, { port: config.port, host: config.host, routes: [opsRoute(ops), await dashboardRoute()] });
+    const hub = new LiveHub({ db, bus, logger }, { bufferMessages: config.live.bufferMessages, pollMs: config.live.pollMs });
+    live = startLiveServer(deps, schema, server.server, hub);
+    metrics.countLiveSubscriptions(() => hub.subscriptionCount);
   }
   const opsServer = config.opsPort !== undefined ? await startOpsServer(ops, { port: config.opsPort, host: config.host }) : null;
 
@@ -91,7 +102,10 @@ export async function startHookcast(config: Config, overrides: Overrides = {}): 
     deps,
     metrics,
     worker,
+    live,
     async stop() {
+      // Sockets first (1001): upgraded connections would otherwise hold the HTTP server's close.
+      await live?.stop();
       await server?.stop();
       await opsServer?.stop();
       await worker?.stop();

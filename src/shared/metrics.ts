@@ -45,6 +45,7 @@ export class Metrics {
   /** `hookcast_live_subscriptions`: open graphql-ws subscriptions in this process. */
   readonly liveSubscriptions: Gauge;
   private workerTickAge: Gauge | null = null;
+  private liveCount: (() => number) | null = null;
 
   constructor(options: MetricsOptions = {}) {
     const registers = [this.registry];
@@ -70,7 +71,15 @@ export class Metrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    this.liveSubscriptions = new Gauge({ name: `${METRIC_PREFIX}live_subscriptions`, help: "Open graphql-ws subscriptions in this process.", registers });
+    const self = this;
+    this.liveSubscriptions = new Gauge({
+      name: `${METRIC_PREFIX}live_subscriptions`,
+      help: "Open graphql-ws subscriptions in this process.",
+      registers,
+      collect() {
+        if (self.liveCount) this.set(self.liveCount());
+      },
+    });
     const read = options.readDbGauges;
     if (read) {
       // One read per scrape, shared by the three gauges (their collect() run in parallel). A
@@ -137,6 +146,11 @@ export class Metrics {
   /** Sets the number of open subscriptions outright (for a server that counts them itself). */
   setLiveSubscriptions(count: number): void {
     this.liveSubscriptions.set(count);
+  }
+
+  /** Reads `hookcast_live_subscriptions` from `count` at each scrape (the live hub's own count). */
+  countLiveSubscriptions(count: () => number): void {
+    this.liveCount = count;
   }
 
   /**

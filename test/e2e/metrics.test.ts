@@ -4,10 +4,12 @@ import { DRIVERS } from "../helpers/db.js";
 import { startTestApp, waitFor, type TestApp } from "../helpers/app.js";
 import { startReceiver, type Receiver } from "../helpers/receiver.js";
 import { scrape, valueOf } from "../helpers/prometheus.js";
+import { collect, disposeLiveClients, liveClient } from "../helpers/live.js";
 
 describe.each(DRIVERS)("/metrics on %s", (driver) => {
   const cleanups: Array<() => Promise<void>> = [];
   afterEach(async () => {
+    await disposeLiveClients();
     while (cleanups.length) await cleanups.pop()!();
   });
 
@@ -60,6 +62,20 @@ describe.each(DRIVERS)("/metrics on %s", (driver) => {
     expect(valueOf(after, "hookcast_http_request_duration_seconds_count", { route: "/metrics" })).toBeGreaterThanOrEqual(1);
     expect(valueOf(after, "hookcast_hooks", { status: "ACTIVE" })).toBe(1);
     expect(valueOf(after, "hookcast_delivery_queue_depth", { state: "due" })).toBe(0);
+  });
+
+  it("counts open graphql-ws subscriptions", async () => {
+    const { t } = await setup();
+    const live = liveClient(t.url, t.apiKey);
+    const one = collect(live, `subscription { events { id } }`);
+    const two = collect(live, `subscription { events(types: ["contact.created"]) { id } }`);
+    await waitFor(async () => valueOf(await scrape(t.url), "hookcast_live_subscriptions") === 2, { message: "two subscriptions" });
+    await t.ok(`mutation { createContact(input: { email: "live@example.com" }) { id } }`);
+    await waitFor(() => one.items.length === 1 && two.items.length === 1);
+    one.stop();
+    await waitFor(async () => valueOf(await scrape(t.url), "hookcast_live_subscriptions") === 1, { message: "one left" });
+    await live.dispose();
+    await waitFor(async () => valueOf(await scrape(t.url), "hookcast_live_subscriptions") === 0, { message: "none left" });
   });
 
   it("reads queue depth, lag and hooks by status from the database on each scrape", async () => {
