@@ -324,13 +324,15 @@
     if (hook.status === "PAUSED" || hook.status === "DISABLED") actions.push(actionButton("Resume", "resume", hook));
     if (hook.status !== "PENDING_VERIFICATION") actions.push(actionButton("Ping", "ping", hook));
     actions.push(actionButton("Rotate secret", "rotate", hook), actionButton("Deliveries", "inspect", hook, ""), actionButton("Delete", "delete", hook, "danger"));
-    const error = s.lastError || hook.verificationError || hook.disabledReason || "";
+    const error = hook.disabledReason || hook.verificationError || s.lastError || "";
+    // The last error stays on the hook after it recovers: shown muted once deliveries succeed again.
+    const recovered = !hook.disabledReason && !hook.verificationError && s.consecutiveFailures === 0;
     return el("tr", { attrs: { "data-hook-id": hook.id } }, [
       el("td", {}, [el("div", { className: "hook-name", text: hook.name || hook.id }), el("div", { className: "hook-url", text: hook.url })]),
       el("td", {}, [el("span", { className: "badge", text: hook.status, attrs: { "data-status": hook.status } })]),
       el("td", { className: "success", text: successRate(s), title: `${s.delivered} delivered, ${s.failed} failing, ${s.dead} dead` }),
       el("td", { className: "pending", text: s.pending }),
-      el("td", {}, [el("div", { className: "last-error", text: error, title: error })]),
+      el("td", {}, [el("div", { className: recovered ? "last-error recovered" : "last-error", text: error, title: recovered && error ? `${error} (since recovered)` : error })]),
       el("td", {}, [el("div", { className: "actions" }, actions)]),
     ]);
   }
