@@ -62,7 +62,7 @@ export interface Config {
 export interface LiveConfig {
   /** Prefix of the Redis pub/sub channels (`HOOKCAST_REDIS_CHANNEL`), so that deployments can share one Redis. Default `hookcast`. */
   readonly redisChannel: string;
-  /** Messages sent to one subscription and not yet written to its socket before it is closed with 4408 (`HOOKCAST_LIVE_BUFFER`). Default 1,000. */
+  /** Messages of one subscription still waiting for its socket when the next batch is due; more closes it with 4408 (`HOOKCAST_LIVE_BUFFER`). Default 1,000. */
   readonly bufferMessages: number;
   /** WebSocket ping period, ms (`HOOKCAST_LIVE_KEEPALIVE`); a socket that does not answer within the next period is terminated. 0 = off. Default 12 s. */
   readonly keepAliveMs: number;

@@ -37,7 +37,11 @@ export interface LiveHubDeps {
 
 /** Options of the hub; defaults in brackets. */
 export interface LiveHubOptions {
-  /** Messages not yet written to the socket, per subscription, before the connection is closed with 4408 [1,000]. */
+  /**
+   * Messages of one subscription still waiting for its socket when the next batch of live
+   * events is due; more, and the connection is closed with 4408 [1,000]. Memory per
+   * subscription is bounded by this plus one batch (at most 500 events).
+   */
   bufferMessages: number;
   /** Safety poll of the log, ms [1,000]: the longest a lost notice delays an event. */
   pollMs: number;
@@ -95,16 +99,24 @@ export class LiveSubscription {
   }
 
   /**
-   * Sends one rendered payload. A live push to a subscription already `limit` messages behind
-   * closes its connection with 4408 instead of buffering more: other subscribers never wait.
+   * True when more than `limit` messages sent earlier are still waiting for the socket. Checked
+   * before each batch of live events (not within one): a burst to a client that keeps up is not
+   * "behind", a client that stopped reading is, by the next batch.
    */
-  push(payload: string, live: boolean): void {
+  get behind(): boolean {
+    return this.pending > this.limit;
+  }
+
+  /** Closes the connection with 4408 (too slow); the client resumes with `after`. */
+  tooSlow(): void {
     if (this.closed) return;
-    if (live && this.pending >= this.limit) {
-      this.sink.close(CLOSE_TOO_SLOW, "Consumer too slow: resume with after");
-      this.end();
-      return;
-    }
+    this.sink.close(CLOSE_TOO_SLOW, "Consumer too slow: resume with after");
+    this.end();
+  }
+
+  /** Sends one rendered payload. */
+  push(payload: string): void {
+    if (this.closed) return;
     this.pending++;
     this.sink.send(this.head + payload + "}", () => {
       this.pending--;
@@ -215,7 +227,8 @@ class AccountFeed {
     const payloads = await Promise.all(plan.map((p) => Promise.all(p.renders.map((r) => r.payload))));
     const lastSeq = rows[rows.length - 1].sequence;
     plan.forEach(({ sub, renders }, i) => {
-      for (let j = 0; j < renders.length; j++) this.hub.send(sub, renders[j].event, payloads[i][j], true);
+      if (renders.length && sub.behind) return sub.tooSlow();
+      for (let j = 0; j < renders.length; j++) this.hub.send(sub, renders[j].event, payloads[i][j]);
       if (sub.last < lastSeq) sub.last = lastSeq;
     });
   }
@@ -232,7 +245,8 @@ class AccountFeed {
         );
         const mine = rows.filter((e) => e.sequence <= head && sub.matches(e as never));
         const payloads = await Promise.all(mine.map((e) => sub.group.render(renderEvent(e))));
-        mine.forEach((e, i) => this.hub.send(sub, e, payloads[i], true));
+        if (mine.length && sub.behind) return sub.tooSlow();
+        mine.forEach((e, i) => this.hub.send(sub, e, payloads[i]));
         sub.last = head;
       }
       if (!sub.closed) this.live.add(sub);
@@ -365,12 +379,12 @@ export class LiveHub {
   }
 
   /** Sends `payload` for `item` after checking, once more, that it belongs to the subscriber's account. */
-  send(sub: LiveSubscription, item: { accountId: string; id: string }, payload: string, live: boolean): void {
+  send(sub: LiveSubscription, item: { accountId: string; id: string }, payload: string): void {
     if (item.accountId !== sub.accountId) {
       this.deps.logger.error({ itemId: item.id, accountId: sub.accountId }, "live stream refused an item of another account");
       return;
     }
-    sub.push(payload, live);
+    sub.push(payload);
   }
 
   private newSubscription(caller: LiveCaller, matches: LiveSubscription["matches"], onEnd: () => void): LiveSubscription {
@@ -434,7 +448,7 @@ export class LiveHub {
         }),
       );
       const payloads = await Promise.all(rows.map((e) => sub.group.render(renderEvent(e))));
-      rows.forEach((e, i) => this.send(sub, e, payloads[i], false));
+      rows.forEach((e, i) => this.send(sub, e, payloads[i]));
       if (rows.length) sub.last = rows[rows.length - 1].sequence;
       if (rows.length < pageSize) {
         if (sub.last < known) sub.last = known;
@@ -465,7 +479,10 @@ export class LiveHub {
           };
         });
         const rendered = await Promise.all(plan.map((p) => Promise.all(p.payloads)));
-        plan.forEach(({ sub, mine }, i) => mine.forEach((d, j) => this.send(sub, d, rendered[i][j], true)));
+        plan.forEach(({ sub, mine }, i) => {
+          if (mine.length && sub.behind) return sub.tooSlow();
+          mine.forEach((d, j) => this.send(sub, d, rendered[i][j]));
+        });
       })
       .catch((error) => this.deps.logger.error({ err: error }, "live delivery updates failed"));
   }

@@ -89,3 +89,10 @@ export function collect<T = any>(live: LiveClient, query: string, variables: Rec
 export async function disposeLiveClients(): Promise<void> {
   await Promise.all([...clients].map((c) => c.dispose().catch(() => {})));
 }
+
+/** Stops (or resumes) reading the client's TCP socket: a consumer that falls behind. */
+export function pauseReading(live: LiveClient, paused = true): void {
+  const tcp = (live.socket() as unknown as { _socket: import("node:net").Socket })._socket;
+  if (paused) tcp.pause();
+  else tcp.resume();
+}

@@ -1,0 +1,134 @@
+/**
+ * `hookcast listen` (issue 5): the real CLI process subscribes over graphql-ws and forwards each
+ * event, signed like a webhook, to a real local receiver that verifies the signature with the
+ * printed secret; across a server restart it resumes after its last event.
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { rmSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { verifyWebhook } from "../../src/delivery/sign.js";
+import { DRIVERS, freshDatabaseUrl } from "../helpers/db.js";
+import { BOOTSTRAP_KEY, startTestApp, waitFor, type TestApp } from "../helpers/app.js";
+import { allEvents, createContact } from "../helpers/graphql.js";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+/** Built into its own folder, like the CLI suite: never rewriting dist/ under other suites. */
+const BUILD = `test/.artifacts/listen-build-${process.pid}`;
+
+interface Forwarded {
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  envelope: any;
+}
+
+/** A local receiver that verifies every request against `secret()` (Standard Webhooks). */
+async function startVerifyingReceiver(secret: () => string): Promise<{ url: string; ok: Forwarded[]; bad: string[]; server: Server }> {
+  const ok: Forwarded[] = [];
+  const bad: string[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      try {
+        const envelope = verifyWebhook(req.headers, body, secret());
+        ok.push({ headers: req.headers, body, envelope });
+        res.writeHead(204).end();
+      } catch (error) {
+        bad.push(`${(error as Error).message}: ${body.slice(0, 100)}`);
+        res.writeHead(400).end();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, ok, bad, server };
+}
+
+const cleanups: Array<() => Promise<unknown>> = [];
+const children = new Set<ChildProcess>();
+
+beforeAll(() => {
+  execFileSync("npx", ["tsc", "-p", "tsconfig.json", "--outDir", BUILD], { cwd: ROOT, stdio: "pipe" });
+}, 120_000);
+
+afterEach(async () => {
+  for (const child of children) child.kill("SIGKILL");
+  children.clear();
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
+});
+
+afterAll(() => rmSync(`${ROOT}/${BUILD}`, { recursive: true, force: true }));
+
+describe.each(DRIVERS)("hookcast listen on %s", (driver) => {
+  it("forwards each matching event signed like a webhook, one line each, and resumes after a reconnect", async () => {
+    const db = await freshDatabaseUrl(driver);
+    cleanups.push(db.drop);
+    let t: TestApp = await startTestApp(driver, { databaseUrl: db.url });
+    cleanups.push(() => t.stop());
+    const port = new URL(t.url).port;
+
+    let out = "";
+    const secret = () => /signing secret: (whsec_\S+)/.exec(out)?.[1] ?? "";
+    const receiver = await startVerifyingReceiver(secret);
+    cleanups.push(() => new Promise((resolve) => receiver.server.close(resolve)));
+    const child = spawn(process.execPath, [`${BUILD}/src/cli.js`, "listen", "--forward-to", receiver.url, "--events", "contact.created,contact.tag_added", "--url", t.url, "--api-key", BOOTSTRAP_KEY], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.add(child);
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+    await waitFor(() => secret() && /connected to ws:/.test(out) && t.app.live!.hub.liveCount === 1, { timeoutMs: 15_000, message: out });
+
+    const a = await createContact(t, { email: "a@example.com" });
+    await t.ok(`mutation($id: ID!) { tagContact(contactId: $id, tag: "vip") { id } }`, { id: a.id });
+    await t.ok(`mutation($id: ID!) { recordBounce(contactId: $id) { id } }`, { id: a.id }); // filtered out
+    await waitFor(() => receiver.ok.length >= 2, { message: out });
+
+    // The server restarts on the same port; meanwhile listen retries, then resumes after its cursor.
+    await t.app.stop();
+    await waitFor(() => /disconnected/.test(out), { message: out });
+    t = await startTestApp(driver, { databaseUrl: db.url, env: { PORT: port } }); // stopped by the cleanup above
+    const b = await createContact(t, { email: "b@example.com" }); // may commit before the reconnect: replayed
+    await waitFor(() => (out.match(/connected to ws:/g) ?? []).length >= 2, { timeoutMs: 15_000, message: out });
+    await t.ok(`mutation($id: ID!) { tagContact(contactId: $id, tag: "late") { id } }`, { id: b.id });
+    await waitFor(() => receiver.ok.length >= 4, { timeoutMs: 15_000, message: out });
+
+    // Exactly the matching events of the log, in order, each once, each body the webhook envelope.
+    const log = (await allEvents(t)).filter((e) => ["contact.created", "contact.tag_added"].includes(e.type));
+    expect(receiver.bad).toEqual([]);
+    expect(receiver.ok.map((f) => f.envelope.id)).toEqual(log.map((e) => e.id));
+    for (const [i, f] of receiver.ok.entries()) {
+      const e = log[i];
+      expect(f.envelope).toEqual({ id: e.id, type: e.type, source: e.source, timestamp: e.occurredAt, sequence: e.sequence, cursor: e.cursor, ...(e.tag ? { tag: e.tag } : {}), data: e.data });
+      expect(f.headers["webhook-id"]).toBe(e.id);
+      expect(f.headers["content-type"]).toBe("application/json");
+    }
+    // One line per event forwarded, with the receiver's answer.
+    for (const e of log) expect(out).toMatch(new RegExp(`${e.type}\\s+${e.id}\\s+→ 204`));
+    expect(out).not.toMatch(/contact\.bounced/);
+  }, 60_000);
+
+  it("exits 1 with a clear line when the API key is refused", async () => {
+    const t = await startTestApp(driver);
+    cleanups.push(() => t.stop());
+    const result = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(process.execPath, [`${BUILD}/src/cli.js`, "listen", "--forward-to", "http://127.0.0.1:9/hook", "--url", t.url, "--api-key", "hc_wrong_key_0123456789abcdef"], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? "" },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      children.add(child);
+      let out = "";
+      child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+      child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+      child.on("close", (code) => resolve({ code, out }));
+    });
+    expect(result.code).toBe(1);
+    expect(result.out).toMatch(/hookcast: the API key was refused \(4403\)/);
+  }, 30_000);
+});
