@@ -10,6 +10,7 @@
   const HOOKS_REFRESH_MS = 4_000;
   const INSPECTOR_REFRESH_MS = 1_500;
   const POLL_MS = 2_000;
+  const LIVE_RETRY_MS = 30_000;
 
   const EVENT_FIELDS = "id cursor type source sequence occurredAt data";
   const HOOK_FIELDS = "id name url status verificationError disabledReason stats { delivered failed pending dead lastError lastDeliveredAt lastFailureAt consecutiveFailures }";
@@ -34,6 +35,8 @@
     client: null,
     unsubscribe: null,
     pollTimer: null,
+    liveRetryTimer: null,
+    feedPayload: null,
     hooksTimer: null,
     inspectorTimer: null,
     hooks: [],
@@ -170,8 +173,11 @@
       },
     });
     state.client = client;
+    // graphql-ws sends this payload again on every reconnect: `after` follows the last event
+    // received, so a reconnect resumes the stream with no gap and no duplicate.
+    state.feedPayload = { query: `subscription($after: String) { events(after: $after) { ${EVENT_FIELDS} } }`, variables: { after: state.cursor } };
     state.unsubscribe = client.subscribe(
-      { query: `subscription { events { ${EVENT_FIELDS} } }` },
+      state.feedPayload,
       {
         next: (result) => {
           if (result.data && result.data.events) enqueue(result.data.events);
@@ -190,22 +196,28 @@
     if (state.client) state.client.dispose();
     state.unsubscribe = null;
     state.client = null;
+    state.feedPayload = null;
     clearTimeout(state.pollTimer);
     state.pollTimer = null;
+    clearTimeout(state.liveRetryTimer);
+    state.liveRetryTimer = null;
   }
 
-  /** Polling fallback: starts at the end of the log, then asks for what came after. */
+  /** Polling fallback (no live stream): asks for what came after the last event seen. */
   async function startPolling() {
     stopFeed();
     setFeedStatus("polling", "polling");
     const page = (after) =>
       gql(`query($after: String) { events(after: $after, first: 100) { edges { node { ${EVENT_FIELDS} } } pageInfo { hasNextPage endCursor } } }`, { after }).then((d) => d.events);
-    try {
-      let p = await page(state.cursor);
-      while (p.pageInfo.hasNextPage) p = await page(p.pageInfo.endCursor);
-      state.cursor = p.pageInfo.endCursor || state.cursor;
-    } catch (error) {
-      if (!state.key) return;
+    // A fresh feed starts at the end of the log; one that was live goes on after its last event.
+    if (state.cursor === null) {
+      try {
+        let p = await page(null);
+        while (p.pageInfo.hasNextPage) p = await page(p.pageInfo.endCursor);
+        state.cursor = p.pageInfo.endCursor || null;
+      } catch {
+        if (!state.key) return;
+      }
     }
     const tick = async () => {
       if (!state.key) return;
@@ -222,6 +234,8 @@
       if (state.key) state.pollTimer = setTimeout(tick, POLL_MS);
     };
     state.pollTimer = setTimeout(tick, 0);
+    // Try the live stream again now and then; it resumes after the last polled event.
+    state.liveRetryTimer = setTimeout(() => state.key && startFeed(), LIVE_RETRY_MS);
   }
 
   /**
@@ -231,7 +245,10 @@
   function enqueue(event) {
     state.total++;
     state.arrivals.push(Date.now());
-    if (event.cursor) state.cursor = event.cursor;
+    if (event.cursor) {
+      state.cursor = event.cursor;
+      if (state.feedPayload) state.feedPayload.variables.after = event.cursor;
+    }
     state.pending.push(event);
     if (state.pending.length > MAX_EVENTS) state.pending.splice(0, state.pending.length - MAX_EVENTS);
     if (!state.scheduled) {
