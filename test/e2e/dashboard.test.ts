@@ -15,6 +15,8 @@ import { startReceiver, type Receiver } from "../helpers/receiver.js";
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = "test/.artifacts";
 const UI_TIMEOUT = 15_000;
+/** A browser test does many round trips; on a loaded 2-core machine it needs more than the default 30 s. */
+const TEST_TIMEOUT = 120_000;
 
 describe.each(DRIVERS)("dashboard on %s", (driver) => {
   let context: BrowserContext;
@@ -106,6 +108,7 @@ describe.each(DRIVERS)("dashboard on %s", (driver) => {
       message: "delivery dead",
     });
     const row = page.locator(`tr[data-hook-id="${hook.id}"]`);
+    await page.click("#hooks-refresh");
     await expect.poll(() => row.locator(".last-error").textContent(), { timeout: UI_TIMEOUT }).toContain("HTTP 503");
     await expect.poll(() => row.locator(".success").textContent(), { timeout: UI_TIMEOUT }).toBe("0.0%");
 
@@ -137,11 +140,12 @@ describe.each(DRIVERS)("dashboard on %s", (driver) => {
       if (i % 2 === 0) await t.ok(`mutation($id: ID!) { tagContact(contactId: $id, tag: "vip") { id } }`, { id: c.id });
     }
     await expect.poll(() => page.locator("#event-feed li").count(), { timeout: UI_TIMEOUT }).toBe(7);
+    await page.click("#hooks-refresh");
     await expect.poll(() => row.locator(".success").textContent(), { timeout: UI_TIMEOUT }).not.toBe("0.0%");
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, driver === "mysql" ? "dashboard.png" : `dashboard-${driver}.png`), fullPage: true });
     expect(problems).toEqual([]);
-  });
+  }, TEST_TIMEOUT);
 
   it("pauses, resumes, pings, rotates the secret (shown once) and deletes a hook; keeps the feed bounded", async () => {
     const { t, r, page, problems } = await setup();
@@ -175,9 +179,11 @@ describe.each(DRIVERS)("dashboard on %s", (driver) => {
     expect(() => new Webhook(secret).verify(signed.body, signed.headers as Record<string, string>)).not.toThrow();
 
     // Thousands of events a minute: the list stays at 200 nodes while the counter keeps counting.
+    // (Fifty aliased mutations per request: the load is on the feed, not on HTTP round trips.)
     const burst = 230;
-    for (let i = 0; i < burst; i += 10) {
-      await Promise.all(Array.from({ length: 10 }, (_, j) => t.ok(`mutation($email: String!) { createContact(input: { email: $email }) { id } }`, { email: `burst${i + j}@example.com` })));
+    for (let i = 0; i < burst; i += 50) {
+      const fields = Array.from({ length: Math.min(50, burst - i) }, (_, j) => `c${j}: createContact(input: { email: "burst${i + j}@example.com" }) { id }`);
+      await t.ok(`mutation { ${fields.join(" ")} }`);
     }
     await expect.poll(() => page.textContent("#event-total"), { timeout: UI_TIMEOUT }).toBe(String(burst + 1 + 1));
     expect(await page.locator("#event-feed li").count()).toBe(200);
@@ -187,5 +193,5 @@ describe.each(DRIVERS)("dashboard on %s", (driver) => {
     await row.waitFor({ state: "detached", timeout: UI_TIMEOUT });
     expect((await t.gql(`query($id: ID!) { hook(id: $id) { id } }`, { id: hook.id })).errors?.[0].extensions?.code).toBe("NOT_FOUND");
     expect(problems).toEqual([]);
-  });
+  }, TEST_TIMEOUT);
 });
