@@ -20,8 +20,8 @@ export interface Deps {
   /** Outbound HTTP (handshakes, deliveries). */
   readonly http: HttpClient;
   /**
-   * This instance's metrics (its own prom-client registry). The live stream reports its
-   * subscriptions with `metrics?.subscriptionOpened()` / `subscriptionClosed()`.
+   * This instance's metrics (its own prom-client registry). `hookcast_live_subscriptions` is read
+   * from the live hub at each scrape (`countLiveSubscriptions`, wired in app.ts).
    */
   readonly metrics?: Metrics;
 }
