@@ -52,6 +52,14 @@ export interface Config {
   readonly publicUrl?: string;
   /** `NODE_ENV=production`: GraphQL introspection off. */
   readonly production: boolean;
+  /**
+   * Port of a separate operations server (`/healthz`, `/readyz`, `/metrics`) on `host`
+   * (`HOOKCAST_OPS_PORT`). Unset: none; an API process serves them on `port` anyway, so set it
+   * for worker-only processes (which have no other HTTP server) or to scrape on an internal port.
+   */
+  readonly opsPort?: number;
+  /** `/readyz` fails when this process's worker loops have not run for this long, ms (`HOOKCAST_WORKER_STALL`). Default 30 s. */
+  readonly workerStallMs: number;
   /** Live streams (graphql-ws at `/graphql`); see docs/live.md. */
   readonly live: LiveConfig;
   /**
@@ -223,6 +231,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     connectTimeoutMs: env.HOOKCAST_CONNECT_TIMEOUT ? parseDuration(env.HOOKCAST_CONNECT_TIMEOUT, "HOOKCAST_CONNECT_TIMEOUT") : 5_000,
     logLevel: env.LOG_LEVEL || "info",
     production: env.NODE_ENV === "production",
+    opsPort: env.HOOKCAST_OPS_PORT ? parseIntVar(env, "HOOKCAST_OPS_PORT", 0, 0, 65_535) : undefined,
+    workerStallMs: env.HOOKCAST_WORKER_STALL ? parseDuration(env.HOOKCAST_WORKER_STALL, "HOOKCAST_WORKER_STALL") : 30_000,
     live: Object.freeze({
       redisChannel: parseChannel(env.HOOKCAST_REDIS_CHANNEL),
       bufferMessages: parseIntVar(env, "HOOKCAST_LIVE_BUFFER", 1_000, 2, 1_000_000),

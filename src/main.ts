@@ -17,8 +17,6 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   const app = await startHookcast(config, { logger });
-  if (app.url) logger.info({ url: `${app.url}/graphql`, role: config.role }, `Hookcast GraphQL at ${app.url}/graphql`);
-  else logger.info({ role: config.role }, "Hookcast worker started");
 
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -37,6 +35,10 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
+  // Announced only once the signal handlers are in place: a supervisor that stops the process as
+  // soon as it reads this line gets a clean shutdown, not the default kill.
+  if (app.url) logger.info({ url: `${app.url}/graphql`, role: config.role }, `Hookcast GraphQL at ${app.url}/graphql`);
+  else logger.info({ role: config.role }, "Hookcast worker started");
 }
 
 main().catch((error) => {

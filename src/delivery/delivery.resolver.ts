@@ -6,7 +6,8 @@ import { HookEntity } from "../hooks/hook.entity.js";
 import { renderHook } from "../hooks/hook.service.js";
 import { HookType } from "../hooks/hook.types.js";
 import type { GraphQLContext } from "../server/context.js";
-import { attemptsOf, listDeliveries, redeliver, replayEvents } from "./delivery.service.js";
+import { attemptsOf, getDelivery, listDeliveries, redeliver, replayEvents } from "./delivery.service.js";
+import { payloadContext, webhookBody } from "./payload.js";
 import { DeliveryAttemptType, DeliveryConnectionType, DeliveryStatusEnum, DeliveryType } from "./delivery.types.js";
 
 @Resolver(() => DeliveryType)
@@ -20,6 +21,11 @@ export class DeliveryResolver {
     @Arg("after", () => String, { nullable: true }) after: string | null,
   ) {
     return listDeliveries(ctx.deps, ctx.actor, { hookId, status, first, after });
+  }
+
+  @Query(() => DeliveryType, { description: "One delivery (any hook's, deleted ones included); NOT_FOUND when it is not in the caller's account." })
+  delivery(@Ctx() ctx: GraphQLContext, @Arg("id", () => ID) id: string) {
+    return getDelivery(ctx.deps, ctx.actor, id);
   }
 
   @Mutation(() => DeliveryType, { description: "Sends a delivery again now, with the same webhook-id." })
@@ -41,6 +47,18 @@ export class DeliveryResolver {
   async event(@Root() delivery: DeliveryType, @Ctx() ctx: GraphQLContext): Promise<EventType> {
     const event = await ctx.deps.db.read((m) => m.findOneOrFail(EventEntity, { where: { id: delivery.eventId, accountId: ctx.actor.accountId } }));
     return renderEvent(event);
+  }
+
+  @FieldResolver(() => String, {
+    description:
+      "The JSON body POSTed to the receiver, shaped by the hook's payload options and the same on every attempt (the headers add webhook-id, webhook-timestamp and webhook-signature). For a batched delivery: its element of the batch's `{ batch: [...] }`.",
+  })
+  async requestBody(@Root() delivery: DeliveryType, @Ctx() ctx: GraphQLContext): Promise<string> {
+    const where = { accountId: ctx.actor.accountId };
+    const [event, hook] = await ctx.deps.db.read((m) =>
+      Promise.all([m.findOneOrFail(EventEntity, { where: { ...where, id: delivery.eventId } }), m.findOneOrFail(HookEntity, { where: { ...where, id: delivery.hookId } })]),
+    );
+    return webhookBody(event, hook, await payloadContext(ctx.deps.publicUrl()));
   }
 
   @FieldResolver(() => HookType)

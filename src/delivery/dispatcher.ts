@@ -5,11 +5,13 @@ import { EventEntity } from "../events/event.entity.js";
 import { HookEntity } from "../hooks/hook.entity.js";
 import type { Clock } from "../shared/clock.js";
 import type { Logger } from "../shared/logger.js";
+import type { Metrics } from "../shared/metrics.js";
 import { claimDue } from "./claim.js";
 import { claimBatches, type ClaimedBatch } from "./claim-batch.js";
 import type { DeliveryEntity } from "./delivery.entity.js";
 import { batchBody, payloadContext, payloadKey, webhookBody } from "./payload.js";
 import type { HttpClient } from "./http-client.js";
+import { observeOutcomes } from "./observe-outcomes.js";
 import { deliveryStates, recordOutcomes, type Outcome } from "./record-outcomes.js";
 import { decide } from "./retry-policy.js";
 import { activeSecrets, signedHeaders } from "./sign.js";
@@ -42,6 +44,8 @@ export interface DispatcherDeps {
   logger: Logger;
   /** Where hook.deleted / hook.disabled events are announced after their commit. */
   bus: EventBus;
+  /** Counts outcomes, attempt durations and appended events; optional. */
+  metrics?: Metrics;
 }
 
 /**
@@ -63,6 +67,8 @@ export class Dispatcher {
   private readonly sends = new Set<Promise<void>>();
   private readonly leaseMs: number;
   private readonly pollIntervalMs: number;
+  /** When the claim loop last ran (epoch ms), for readiness; null before it starts. */
+  lastTickAt: number | null = null;
 
   constructor(
     private readonly deps: DispatcherDeps,
@@ -118,6 +124,7 @@ export class Dispatcher {
 
   private async loop(): Promise<void> {
     while (!this.stopping) {
+      this.lastTickAt = Date.now();
       const free = this.options.concurrency - this.inFlight;
       if (free <= 0) {
         await this.idle(this.pollIntervalMs);
@@ -296,9 +303,12 @@ export class Dispatcher {
         this.outcomes = [];
         try {
           const now = this.deps.clock.now();
-          const events = await recordOutcomes(this.deps.db, batch.map((b) => b.outcome), now, this.options.disableAfterMs);
+          const outcomes = batch.map((b) => b.outcome);
+          const events = await recordOutcomes(this.deps.db, outcomes, now, this.options.disableAfterMs);
           this.announce(events);
-          this.announceDeliveries(deliveryStates(batch.map((b) => b.outcome), now));
+          this.announceDeliveries(deliveryStates(outcomes, now));
+          observeOutcomes(outcomes, this.deps.metrics, this.deps.logger);
+          this.deps.metrics?.eventsCommitted(events);
         } catch (error) {
           // The rows keep their lease and become due again when it expires: delayed, not lost.
           this.deps.logger.error({ err: error, count: batch.length }, "recording delivery outcomes failed");

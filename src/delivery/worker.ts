@@ -3,6 +3,7 @@ import type { Db } from "../db/index.js";
 import type { EventBus } from "../events/event-bus.js";
 import type { Clock } from "../shared/clock.js";
 import type { Logger } from "../shared/logger.js";
+import type { Metrics } from "../shared/metrics.js";
 import { Dispatcher } from "./dispatcher.js";
 import { fanOutBatch } from "./fan-out.js";
 import type { HttpClient } from "./http-client.js";
@@ -14,6 +15,11 @@ export interface Worker {
   stop(): Promise<void>;
   /** Wakes the loops (new events or deliveries were committed). */
   wake(): void;
+  /**
+   * When both loops (fan-out and dispatch) last ran, as epoch ms: the older of the two; null once
+   * stopped. Each loop runs at least every poll interval, so an old value means a stuck worker.
+   */
+  lastTickAt(): number | null;
 }
 
 /** What the worker uses. */
@@ -24,6 +30,7 @@ export interface WorkerDeps {
   clock: Clock;
   http: HttpClient;
   logger: Logger;
+  metrics?: Metrics;
 }
 
 /** Options for tests: faster polling. */
@@ -40,7 +47,7 @@ export interface WorkerOptions {
 export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Worker {
   const pollIntervalMs = options.pollIntervalMs ?? 250;
   const dispatcher = new Dispatcher(
-    { db: deps.db, clock: deps.clock, http: deps.http, logger: deps.logger, bus: deps.bus },
+    { db: deps.db, clock: deps.clock, http: deps.http, logger: deps.logger, bus: deps.bus, metrics: deps.metrics },
     {
       concurrency: deps.config.deliveryConcurrency,
       perHookInFlight: deps.config.perHookInFlight,
@@ -55,13 +62,16 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
   let stopping = false;
   let wakeFanOut: (() => void) | null = null;
   let pending = true;
+  let fanOutTickAt = Date.now();
   const fanOutLoop = (async () => {
     while (!stopping) {
+      fanOutTickAt = Date.now();
       pending = false;
       try {
         let processed;
         do {
           processed = await fanOutBatch(deps.db, () => deps.clock.now());
+          fanOutTickAt = Date.now();
           if (processed.deliveries > 0) dispatcher.wake();
         } while (processed.events > 0 && !stopping);
       } catch (error) {
@@ -96,6 +106,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
 
   return {
     wake,
+    lastTickAt: () => (stopping ? null : Math.min(fanOutTickAt, dispatcher.lastTickAt ?? fanOutTickAt)),
     async stop() {
       stopping = true;
       unsubscribe();

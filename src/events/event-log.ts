@@ -37,10 +37,15 @@ export interface Change {
  * gap-free and commit in order, and a reader paging by sequence never skips a late commit.
  */
 export class EventLog {
+  /**
+   * @param onCommitted called after each commit with every event the transaction appended
+   *   (including those appended by {@link appendEvents} on its manager), e.g. to count them.
+   */
   constructor(
     private readonly db: Db,
     private readonly bus: EventBus,
     private readonly clock: Clock,
+    private readonly onCommitted?: (events: EventEntity[]) => void,
   ) {}
 
   /**
@@ -48,13 +53,25 @@ export class EventLog {
    * `fn` may be run again on a MySQL deadlock, so it must not have side effects outside the database.
    */
   async change<T>(accountId: string, fn: (change: Change) => Promise<T>): Promise<{ result: T; events: EventEntity[] }> {
-    const outcome = await this.db.write(async (manager) => {
-      const drafts: EventDraft[] = [];
-      const change: Change = { manager, now: this.clock.now(), append: (d) => void drafts.push(d) };
-      const result = await fn(change);
-      const events = drafts.length ? await appendEvents(manager, accountId, drafts, change.now) : [];
-      return { result, events };
-    });
+    let committed: EntityManager | null = null;
+    let outcome: { result: T; events: EventEntity[] };
+    let all: EventEntity[] | undefined;
+    try {
+      outcome = await this.db.write(async (manager) => {
+        // SQLite reuses one manager for every (serialized) transaction: start each with a fresh list.
+        if (committed) appendedIn.delete(committed);
+        committed = manager;
+        appendedIn.set(manager, []);
+        const drafts: EventDraft[] = [];
+        const change: Change = { manager, now: this.clock.now(), append: (d) => void drafts.push(d) };
+        const result = await fn(change);
+        const events = drafts.length ? await appendEvents(manager, accountId, drafts, change.now) : [];
+        return { result, events };
+      });
+      all = committed ? appendedIn.get(committed) : undefined;
+    } finally {
+      if (committed) appendedIn.delete(committed);
+    }
     if (outcome.events.length) {
       this.bus.publish({
         accountId,
@@ -62,6 +79,7 @@ export class EventLog {
         eventIds: outcome.events.map((e) => e.id),
       });
     }
+    if (all?.length) this.onCommitted?.(all);
     return outcome;
   }
 }
@@ -70,6 +88,11 @@ export class EventLog {
  * Appends `drafts` to the account's log inside the caller's transaction, with consecutive
  * sequences. Exported for parts that already hold a transaction (fan-out of hook events).
  */
+// Events appended per transaction manager while a change runs, so that the change can report all
+// of them after its commit (appendEvents is also called directly on a change's manager, e.g. by
+// pingHook). Only changes open an entry; other callers report their own events.
+const appendedIn = new WeakMap<EntityManager, EventEntity[]>();
+
 export async function appendEvents(manager: EntityManager, accountId: string, drafts: EventDraft[], now: Date): Promise<EventEntity[]> {
   await manager
     .createQueryBuilder()
@@ -98,5 +121,6 @@ export async function appendEvents(manager: EntityManager, accountId: string, dr
     return e;
   });
   await manager.insert(EventEntity, events as never[]);
+  appendedIn.get(manager)?.push(...events);
   return events;
 }

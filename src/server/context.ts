@@ -6,6 +6,7 @@ import type { EventBus } from "../events/event-bus.js";
 import type { EventLog } from "../events/event-log.js";
 import type { Clock } from "../shared/clock.js";
 import type { Logger } from "../shared/logger.js";
+import type { Metrics } from "../shared/metrics.js";
 import type { LiveHub, LiveSink } from "../realtime/live-hub.js";
 
 /** Everything services need, built once by the composition root. */
@@ -20,6 +21,11 @@ export interface Deps {
   readonly http: HttpClient;
   /** Base URL clients reach the API at (`HOOKCAST_PUBLIC_URL`, else the server's address), no trailing slash. */
   publicUrl(): string;
+  /**
+   * This instance's metrics (its own prom-client registry). `hookcast_live_subscriptions` is read
+   * from the live hub at each scrape (`countLiveSubscriptions`, wired in app.ts).
+   */
+  readonly metrics?: Metrics;
 }
 
 /** The per-request GraphQL context: who is calling, and the shared dependencies. */

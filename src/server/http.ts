@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ApolloServer, HeaderMap, type HTTPGraphQLRequest } from "@apollo/server";
@@ -7,11 +6,12 @@ import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHt
 import type { GraphQLSchema } from "graphql";
 import { apiKeyFromHeaders, authenticate } from "../accounts/account.service.js";
 import { unauthenticated } from "../shared/errors.js";
-import { requestScope, type RequestScope } from "../shared/request-scope.js";
+import { requestScope } from "../shared/request-scope.js";
 import type { Deps, GraphQLContext } from "./context.js";
 import { makeFormatError } from "./format-error.js";
 import { costLimitPlugin, limitRules, noSubscriptionsOverHttpPlugin } from "./limits.js";
 import { createRateLimiter, rateLimited } from "./rate-limit.js";
+import { observeRequest } from "./observe-request.js";
 
 /** Largest accepted request body: 1 MB. */
 export const MAX_BODY_BYTES = 1_048_576;
@@ -53,15 +53,6 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string> {
   });
 }
 
-/** A client's `x-request-id` is kept when it is 1 to 128 of these characters; otherwise one is generated. */
-const SANE_REQUEST_ID = /^[A-Za-z0-9._:/+=@-]{1,128}$/;
-
-/** The request id of `req`: its `x-request-id` header when sane, else a new UUID. */
-export function requestIdOf(req: IncomingMessage): string {
-  const given = req.headers["x-request-id"];
-  return typeof given === "string" && SANE_REQUEST_ID.test(given) ? given : randomUUID();
-}
-
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { "content-type": "application/json; charset=utf-8" });
   res.end(JSON.stringify(body));
@@ -93,7 +84,7 @@ export async function startHttpServer(deps: Deps, schema: GraphQLSchema, options
   });
   await apollo.start();
 
-  async function handleGraphQL(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  async function handleGraphQL(req: IncomingMessage, res: ServerResponse, url: URL, requestId: string): Promise<void> {
     const headers = new HeaderMap();
     for (const [key, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(", ") : value);
@@ -128,7 +119,6 @@ export async function startHttpServer(deps: Deps, schema: GraphQLSchema, options
       }
     }
     const httpGraphQLRequest: HTTPGraphQLRequest = { method: req.method ?? "GET", headers, search: url.search, body };
-    const { requestId } = requestScope.getStore()!;
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest,
       context: async () => {
@@ -154,25 +144,19 @@ export async function startHttpServer(deps: Deps, schema: GraphQLSchema, options
 
   server.on("request", (req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
-    const scope: RequestScope = { requestId: requestIdOf(req) };
-    const started = process.hrtime.bigint();
-    if (url.pathname === "/graphql") {
-      res.setHeader("x-request-id", scope.requestId);
-      // One line per GraphQL request, with the id the client sees in x-request-id.
-      res.on("finish", () => {
-        const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        deps.logger.info({ requestId: scope.requestId, accountId: scope.accountId, method: req.method, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, "graphql request");
-      });
-    }
+    // Request id (x-request-id in and out), duration metric and one log line per request; inside
+    // the scope every log line carries the id, and masked errors quote it.
+    const { scope, logger } = observeRequest(req, res, deps);
+    const { requestId } = scope;
     void requestScope.run(scope, async () => {
       try {
-        if (url.pathname === "/graphql") return await handleGraphQL(req, res, url);
+        if (url.pathname === "/graphql") return await handleGraphQL(req, res, url, requestId);
         if (url.pathname === "/healthz") return sendJson(res, 200, { status: "ok" });
         for (const route of options.routes ?? []) if (await route(req, res)) return;
         sendJson(res, 404, { error: "not found" });
       } catch (error) {
-        deps.logger.error({ err: error, path: url.pathname, requestId: scope.requestId }, "HTTP handler failed");
-        if (!res.headersSent) sendJson(res, 500, { errors: [{ message: `Internal server error (reference ${scope.requestId})`, extensions: { code: "INTERNAL_SERVER_ERROR", requestId: scope.requestId } }] });
+        logger.error({ err: error, path: url.pathname }, "HTTP handler failed");
+        if (!res.headersSent) sendJson(res, 500, { errors: [{ message: `Internal server error (reference ${requestId})`, extensions: { code: "INTERNAL_SERVER_ERROR", requestId } }] });
         else res.destroy();
       }
     });

@@ -4,31 +4,51 @@ import { requestScope } from "./request-scope.js";
 export type { Logger };
 
 /**
- * The process logger: JSON lines on stdout. Secrets never reach it: the paths below are
- * redacted wherever they appear. Lines written while serving an HTTP request carry its `requestId`.
- * `destination` defaults to stdout (tests pass a stream to read the lines).
+ * Paths removed from every log line (pino redaction; `*` is one level of any key). API keys,
+ * signing secrets, credentials in headers, and the SQL parameters a failed query carries (a
+ * failed INSERT of a hook would otherwise print its secret).
+ */
+export const REDACTED_PATHS = [
+  "apiKey",
+  "secret",
+  "signingSecret",
+  "previousSecret",
+  "password",
+  "*.apiKey",
+  "*.secret",
+  "*.signingSecret",
+  "*.previousSecret",
+  "*.password",
+  "headers.authorization",
+  'headers["api-token"]',
+  'headers["x-hook-secret"]',
+  'headers["webhook-signature"]',
+  "headers.cookie",
+  "req.headers.authorization",
+  'req.headers["api-token"]',
+  'req.headers["x-hook-secret"]',
+  "req.headers.cookie",
+  "err.parameters",
+  "err.sql",
+  "err.driverError.sql",
+  "err.driverError.parameters",
+];
+
+/**
+ * The process logger: JSON lines (on stdout, or on `destination`, e.g. a stream a test reads).
+ * Secrets never reach it: the {@link REDACTED_PATHS} are replaced by `[redacted]` wherever they
+ * appear. Lines written while serving an HTTP request carry its `requestId`; delivery lines carry
+ * `deliveryId`, `hookId`, `eventId`.
  */
 export function createLogger(level: string = "info", destination?: DestinationStream): Logger {
   const options: LoggerOptions = {
     level,
     base: { service: "hookcast" },
-    mixin: () => {
+    mixin: (line: object) => {
       const scope = requestScope.getStore();
-      return scope ? { requestId: scope.requestId } : {};
+      return scope && !("requestId" in line) ? { requestId: scope.requestId } : {};
     },
-    redact: {
-      paths: [
-        "apiKey",
-        "secret",
-        "*.apiKey",
-        "*.secret",
-        "headers.authorization",
-        'headers["api-token"]',
-        "req.headers.authorization",
-        'req.headers["api-token"]',
-      ],
-      censor: "[redacted]",
-    },
+    redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
   };
   return destination ? pino(options, destination) : pino(options);
 }

@@ -255,7 +255,7 @@ describe.each(DRIVERS)("request ids on %s", (driver) => {
     const mine = lines.filter((l) => l.requestId === "trace-4f2a.9:x");
     const failure = mine.find((l) => l.msg === "unexpected error in a GraphQL request");
     expect(failure?.err?.message, JSON.stringify(mine)).toBeTruthy();
-    expect(mine.find((l) => l.msg === "graphql request")).toMatchObject({ accountId, status: 200, method: "POST" });
+    expect(mine.find((l) => l.msg === "request")).toMatchObject({ accountId, route: "/graphql", status: 200, method: "POST" });
     expect(lines.some((l) => l.requestId !== "trace-4f2a.9:x" && l.msg === "unexpected error in a GraphQL request")).toBe(false);
   });
 
@@ -264,7 +264,7 @@ describe.each(DRIVERS)("request ids on %s", (driver) => {
       const res = await fetch(`${t.url}/graphql`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${BOOTSTRAP_KEY}`, "x-request-id": given }, body: JSON.stringify({ query: "{ me { id } }" }) });
       const id = res.headers.get("x-request-id");
       expect(id, given).toMatch(/^[0-9a-f-]{36}$/);
-      expect(lines.find((l) => l.requestId === id && l.msg === "graphql request"), given).toBeTruthy();
+      expect(lines.find((l) => l.requestId === id && l.msg === "request" && l.route === "/graphql"), given).toBeTruthy();
     }
   });
 });
