@@ -205,12 +205,6 @@ describe.each(DRIVERS)("rate limiting through Redis on %s", (driver) => {
     expect((await one.gql(`{ me { id } }`, {}, apiKey)).status).toBe(200);
     expect((await two.gql(`{ me { id } }`, {}, apiKey)).status).toBe(429);
   });
-
-  it("lets requests through when Redis does not answer (an outage must not stop the API)", async () => {
-    const t = await startTestApp(driver, { env: { HOOKCAST_RATE_LIMIT: "1/60s", REDIS_URL: "redis://127.0.0.1:1" } });
-    stops.push(() => t.stop());
-    for (let i = 0; i < 3; i++) expect((await t.gql(`{ me { id } }`)).status).toBe(200);
-  });
 });
 
 describe("HOOKCAST_RATE_LIMIT", () => {

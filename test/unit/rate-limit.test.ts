@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/shared/clock.js";
-import { MemoryRateLimiter as RateLimiter, rateLimited } from "../../src/server/rate-limit.js";
+import { MemoryRateLimiter as RateLimiter, RedisRateLimiter, rateLimited } from "../../src/server/rate-limit.js";
+import { silentLogger } from "../../src/shared/logger.js";
 
 describe("RateLimiter (token bucket per key)", () => {
   it("allows a burst of `limit`, then one request per window/limit, and says how long to wait", () => {
@@ -44,5 +45,17 @@ describe("RateLimiter (token bucket per key)", () => {
     const error = rateLimited(7);
     expect(error.extensions).toMatchObject({ code: "RATE_LIMITED", retryAfterSeconds: 7, http: { status: 429 } });
     expect([...(error.extensions.http as { headers: Map<string, string> }).headers]).toEqual([["retry-after", "7"]]);
+  });
+
+  it("lets requests through while Redis does not answer (an outage of Redis must not stop the API)", async () => {
+    // Nothing listens on port 1: every take fails, and fails open. (A process whose live stream
+    // needs Redis refuses to start without it; the limiter alone never blocks on it.)
+    const clock = new ManualClock(new Date("2026-01-01T00:00:00Z"));
+    const limiter = await RedisRateLimiter.connect("redis://127.0.0.1:1", { limit: 1, windowMs: 60_000 }, clock, silentLogger);
+    try {
+      for (let i = 0; i < 3; i++) expect(await limiter.take("k")).toBe(0);
+    } finally {
+      await limiter.close();
+    }
   });
 });
