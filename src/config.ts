@@ -73,6 +73,13 @@ export interface Config {
    * Default 600 per 60 s. Each process limits on its own, unless `redisUrl` shares the buckets.
    */
   readonly rateLimit: RateLimit | null;
+  /**
+   * POSTs to the public pages (`/f/…` subscribe form, `/u/…` unsubscribe link) per client address
+   * (`HOOKCAST_PUBLIC_RATE_LIMIT`, default `20/60s`, per process; `0` = off). Those pages take no
+   * API key, so the address is what is limited (the socket's: behind a proxy every visitor shares
+   * the proxy's address, so raise it or limit at the proxy).
+   */
+  readonly publicRateLimit: RateLimit | null;
 }
 
 /** Limits of the live stream (graphql-ws). */
@@ -247,5 +254,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxTokens: parseIntVar(env, "HOOKCAST_GRAPHQL_MAX_TOKENS", 5_000, 10, 10_000_000),
     }),
     rateLimit: parseRateLimit(env.HOOKCAST_RATE_LIMIT || "600/60s"),
+    publicRateLimit: parseRateLimit(env.HOOKCAST_PUBLIC_RATE_LIMIT || "20/60s", "HOOKCAST_PUBLIC_RATE_LIMIT"),
   });
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Deps } from "../server/context.js";
 import { BodyTooLarge, readBody, type Route } from "../server/http.js";
+import { MemoryRateLimiter } from "../server/rate-limit.js";
 import { AppError } from "../shared/errors.js";
 import { findListByPublicToken, findUnsubscribeTarget, publicSubscribe, publicUnsubscribe, type UnsubscribeTarget } from "./public.service.js";
 
@@ -19,6 +20,8 @@ const MAX_FORM_BYTES = 16_384;
  * endpoint keeps its own CSRF prevention. Everything echoed into HTML is escaped.
  */
 export function publicRoutes(deps: Deps): Route[] {
+  // No API key here: POSTs are limited per client address (HOOKCAST_PUBLIC_RATE_LIMIT).
+  const limiter = deps.config.publicRateLimit ? new MemoryRateLimiter(deps.config.publicRateLimit, deps.clock) : null;
   return [
     async (req, res) => {
       const url = new URL(req.url ?? "/", "http://localhost");
@@ -30,6 +33,11 @@ export function publicRoutes(deps: Deps): Route[] {
         if (req.method !== "GET" && req.method !== "HEAD" && req.method !== "POST") {
           res.setHeader("allow", "GET, POST");
           throw new HttpError(405, "BAD_REQUEST", "use GET or POST");
+        }
+        const wait = req.method === "POST" && limiter ? limiter.takeNow(req.socket.remoteAddress ?? "unknown") : 0;
+        if (wait > 0) {
+          res.setHeader("retry-after", String(wait));
+          throw new HttpError(429, "RATE_LIMITED", `too many requests from this address: try again in ${wait} s`);
         }
         if (match[1] === "f") await subscribeRoute(deps, req, res, token, json);
         else await unsubscribeRoute(deps, req, res, url, token, json);
@@ -55,7 +63,7 @@ export function publicRoutes(deps: Deps): Route[] {
 class HttpError extends Error {
   constructor(
     readonly status: number,
-    readonly code: "BAD_REQUEST",
+    readonly code: "BAD_REQUEST" | "RATE_LIMITED",
     message: string,
   ) {
     super(message);

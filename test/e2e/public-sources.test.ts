@@ -1,3 +1,4 @@
+import { ManualClock } from "../../src/shared/clock.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { createApiKey } from "../../src/accounts/account.service.js";
 import { DRIVERS } from "../helpers/db.js";
@@ -32,6 +33,28 @@ describe.each(DRIVERS)("public and system sources on %s", (driver) => {
 
   const post = (url: string, body: string, type: string, accept?: string) =>
     fetch(url, { method: "POST", headers: { "content-type": type, ...(accept ? { accept } : {}) }, body, redirect: "manual" });
+
+  it("POSTs to the public pages are limited per client address: 429 with Retry-After, nothing written, back after the wait", async () => {
+    const clock = new ManualClock(new Date("2026-06-01T00:00:00Z"));
+    const r = await startReceiver();
+    cleanups.push(() => r.stop());
+    const t = await startTestApp(driver, { env: { HOOKCAST_PUBLIC_RATE_LIMIT: "2/60s" }, overrides: { clock } });
+    cleanups.push(() => t.stop());
+    const list = await newList(t, "limited");
+    const subscribe = (email: string) => post(list.formUrl, JSON.stringify({ email }), "application/json");
+    expect((await subscribe("one@example.com")).status).toBe(200);
+    expect((await subscribe("two@example.com")).status).toBe(200);
+    const refused = await subscribe("three@example.com");
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("retry-after")).toBe("30");
+    expect((await refused.json()).errors[0].extensions.code).toBe("RATE_LIMITED");
+    expect((await fetch(list.formUrl)).status).toBe(200); // reading the form is not limited
+    const emails = async () => (await t.ok(`{ contacts(first: 10) { edges { node { email } } } }`)).contacts.edges.map((e: any) => e.node.email).sort();
+    expect(await emails()).toEqual(["one@example.com", "two@example.com"]);
+    clock.advance(30_000);
+    expect((await subscribe("three@example.com")).status).toBe(200);
+    expect(await emails()).toEqual(["one@example.com", "three@example.com", "two@example.com"]);
+  });
 
   it("the public form: GET serves an escaped HTML form; form posts and JSON subscribe with source public, scoped to the list's account", async () => {
     const { t } = await setup();

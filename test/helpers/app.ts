@@ -41,6 +41,9 @@ export async function startTestApp(driver: Driver, options: { env?: Record<strin
     HOOKCAST_BOOTSTRAP_API_KEY: BOOTSTRAP_KEY,
     HOOKCAST_ALLOW_PRIVATE_TARGETS: "true",
     LOG_LEVEL: "silent",
+    // Every test client posts from 127.0.0.1: the per-address limit of the public pages is
+    // tested on its own (public-sources.test.ts).
+    HOOKCAST_PUBLIC_RATE_LIMIT: "0",
     ...options.env,
   });
   const app = await startHookcast(config, { logger: silentLogger, worker: { pollIntervalMs: 20 }, ...options.overrides });
