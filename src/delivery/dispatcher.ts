@@ -9,7 +9,7 @@ import type { Metrics } from "../shared/metrics.js";
 import { claimDue } from "./claim.js";
 import { claimBatches, type ClaimedBatch } from "./claim-batch.js";
 import type { DeliveryEntity } from "./delivery.entity.js";
-import { batchBody, payloadContext, payloadKey, webhookBody } from "./payload.js";
+import { batchBody, payloadContext, payloadKey, webhookBody, type PayloadContext } from "./payload.js";
 import type { HttpClient } from "./http-client.js";
 import { observeOutcomes } from "./observe-outcomes.js";
 import { deliveryStates, recordOutcomes, type Outcome } from "./record-outcomes.js";
@@ -151,17 +151,39 @@ export class Dispatcher {
     }
   }
 
-  private async dispatch(leaseId: string, rows: DeliveryEntity[]): Promise<void> {
+  /** The hooks and events of claimed rows, by id, and the payload context to shape bodies with. */
+  private async loadFor(rows: DeliveryEntity[]): Promise<{ hookById: Map<string, HookEntity>; eventById: Map<string, EventEntity>; shaping: PayloadContext }> {
     const [hooks, events] = await this.deps.db.read(async (m) =>
       Promise.all([
         m.find(HookEntity, { where: { id: In([...new Set(rows.map((r) => r.hookId))]) } }),
         m.find(EventEntity, { where: { id: In([...new Set(rows.map((r) => r.eventId))]) } }),
       ]),
     );
-    const hookById = new Map(hooks.map((h) => [h.id, h]));
-    const eventById = new Map(events.map((e) => [e.id, e]));
+    return {
+      hookById: new Map(hooks.map((h) => [h.id, h])),
+      eventById: new Map(events.map((e) => [e.id, e])),
+      shaping: await payloadContext(this.options.publicUrl ?? "http://localhost:4000"),
+    };
+  }
+
+  /** Runs one send in one of the hook's in-flight slots; the slot is held until its outcome is written. */
+  private occupySlot(hookId: string, inFlight: number, run: () => Promise<void>): void {
+    this.perHook.set(hookId, inFlight + 1);
+    this.inFlight++;
+    const send = run().finally(() => {
+      this.sends.delete(send);
+      this.inFlight--;
+      const left = (this.perHook.get(hookId) ?? 1) - 1;
+      if (left <= 0) this.perHook.delete(hookId);
+      else this.perHook.set(hookId, left);
+      this.wake();
+    });
+    this.sends.add(send);
+  }
+
+  private async dispatch(leaseId: string, rows: DeliveryEntity[]): Promise<void> {
+    const { hookById, eventById, shaping } = await this.loadFor(rows);
     const bodies = new Map<string, string>();
-    const shaping = await payloadContext(this.options.publicUrl ?? "http://localhost:4000");
     for (const row of rows) {
       const hook = hookById.get(row.hookId);
       const event = eventById.get(row.eventId);
@@ -181,17 +203,8 @@ export class Dispatcher {
       const bodyKey = `${event.id}\u0000${payloadKey(hook)}`;
       let body = bodies.get(bodyKey);
       if (body === undefined) bodies.set(bodyKey, (body = webhookBody(event, hook, shaping)));
-      this.perHook.set(hook.id, inFlight + 1);
-      this.inFlight++;
-      const send = this.send(row, leaseId, hook, body).finally(() => {
-        this.sends.delete(send);
-        this.inFlight--;
-        const left = (this.perHook.get(hook.id) ?? 1) - 1;
-        if (left <= 0) this.perHook.delete(hook.id);
-        else this.perHook.set(hook.id, left);
-        this.wake();
-      });
-      this.sends.add(send);
+      const sent = body;
+      this.occupySlot(hook.id, inFlight, () => this.send(row, leaseId, hook, sent));
     }
   }
 
@@ -200,16 +213,7 @@ export class Dispatcher {
    * every member shares the attempt's outcome (an attempt row each, the same next attempt).
    */
   private async dispatchBatches(leaseId: string, batches: ClaimedBatch[]): Promise<void> {
-    const rows = batches.flatMap((b) => b.rows);
-    const [hooks, events] = await this.deps.db.read(async (m) =>
-      Promise.all([
-        m.find(HookEntity, { where: { id: In([...new Set(batches.map((b) => b.hookId))]) } }),
-        m.find(EventEntity, { where: { id: In([...new Set(rows.map((r) => r.eventId))]) } }),
-      ]),
-    );
-    const hookById = new Map(hooks.map((h) => [h.id, h]));
-    const eventById = new Map(events.map((e) => [e.id, e]));
-    const shaping = await payloadContext(this.options.publicUrl ?? "http://localhost:4000");
+    const { hookById, eventById, shaping } = await this.loadFor(batches.flatMap((b) => b.rows));
     for (const batch of batches) {
       const hook = hookById.get(batch.hookId);
       const members = batch.rows.filter((r) => eventById.has(r.eventId));
@@ -232,17 +236,7 @@ export class Dispatcher {
         continue;
       }
       const body = batchBody(members.map((r) => webhookBody(eventById.get(r.eventId)!, hook, shaping)));
-      this.perHook.set(hook.id, inFlight + 1);
-      this.inFlight++;
-      const send = this.sendBatch(batch.id, members, leaseId, hook, body).finally(() => {
-        this.sends.delete(send);
-        this.inFlight--;
-        const left = (this.perHook.get(hook.id) ?? 1) - 1;
-        if (left <= 0) this.perHook.delete(hook.id);
-        else this.perHook.set(hook.id, left);
-        this.wake();
-      });
-      this.sends.add(send);
+      this.occupySlot(hook.id, inFlight, () => this.sendBatch(batch.id, members, leaseId, hook, body));
     }
   }
 
