@@ -11,7 +11,8 @@
  * sent to it afterwards, and the highest lag. Exits 1 when anything was lost or an invariant
  * broke, 2 when it could not run.
  *
- * Flags: `--short` (about a minute, for CI), `--changes=N`, `--max-minutes=M`.
+ * Flags: `--short` (about a minute, for CI), `--changes=N`, `--max-minutes=M`, and
+ * `--inject-loss` (deletes one delivery row before counting: proves the count can fail).
  * Bounded: at most `--max-minutes` (10 by default) from start to verdict.
  */
 import "reflect-metadata";
@@ -35,6 +36,7 @@ interface Options {
   killEveryMs: number;
   concurrency: number;
   short: boolean;
+  injectLoss: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -43,7 +45,7 @@ function parseOptions(argv: string[]): Options {
   const changes = Number(get("changes") ?? (short ? 1_200 : 10_000));
   const minutes = Number(get("max-minutes") ?? (short ? 3 : 10));
   if (!Number.isInteger(changes) || changes < 10) throw new Error("--changes must be a whole number ≥ 10");
-  return { changes, maxMs: minutes * 60_000, killEveryMs: short ? 2_500 : 4_000, concurrency: 8, short };
+  return { changes, maxMs: minutes * 60_000, killEveryMs: short ? 2_500 : 4_000, concurrency: 8, short, injectLoss: argv.includes("--inject-loss") };
 }
 
 const log = (text: string) => process.stderr.write(`soak: ${text}\n`);
@@ -205,6 +207,10 @@ async function main(): Promise<number> {
   await api.stop();
 
   // --- count -------------------------------------------------------------------------------------
+  if (options.injectLoss) {
+    await root.query(`DELETE FROM \`${db.name}\`.deliveries WHERE hook_id = ? LIMIT 1`, [hookIds[0]]);
+    log("--inject-loss: deleted one delivery row of the first hook");
+  }
   const report = await receiver.report();
   const events = await rows<{ id: string; type: string; occurred_at: Date }>(root, `SELECT id, type, occurred_at FROM \`${db.name}\`.events WHERE type IN (?)`, [HOOK_TYPES]);
   const deliveries = await rows<{ id: string; hook_id: string; event_id: string; status: string }>(
@@ -252,6 +258,8 @@ async function main(): Promise<number> {
     }
   }
   const goneRows = deliveries.filter((d) => d.hook_id === hookIds[2]);
+  // Answered 2xx at least once (a row can be both: answered, then cancelled by the removal
+  // because the worker that sent it was killed before it recorded the answer).
   const goneDelivered = goneRows.filter((d) => okAnswers.has(d.id)).length;
   const goneCancelled = goneRows.filter((d) => d.status === "CANCELLED").length;
   const deletedAt = gone?.deleted_at ? new Date(gone.deleted_at).getTime() : NaN;
@@ -293,7 +301,7 @@ async function main(): Promise<number> {
   line(
     "410 hook",
     removed
-      ? `removed ${((deletedAt - goneAt) / 1000).toFixed(2)} s after the first 410 (${gone!.deleted_reason}); ${goneDelivered} delivered before, ${goneCancelled} cancelled; ${inGrace} requests in flight at removal, ${sentAfter} sent after`
+      ? `removed ${((deletedAt - goneAt) / 1000).toFixed(2)} s after the first 410 (${gone!.deleted_reason}); ${goneDelivered} answered 2xx before, ${goneCancelled} cancelled; ${inGrace} requests in flight at removal, ${sentAfter} sent after`
       : "NOT removed",
   );
   line("lag, event to first 2xx", `p50 ${percentile(lags, 50).toFixed(0)} ms, p99 ${percentile(lags, 99).toFixed(0)} ms, highest ${Math.max(0, ...lags).toFixed(0)} ms`);
