@@ -46,6 +46,22 @@ export interface Config {
   readonly logLevel: string;
   /** `NODE_ENV=production`: GraphQL introspection off. */
   readonly production: boolean;
+  /** Live streams (graphql-ws at `/graphql`); see docs/live.md. */
+  readonly live: LiveConfig;
+}
+
+/** Limits of the live stream (graphql-ws). */
+export interface LiveConfig {
+  /** Prefix of the Redis pub/sub channels (`HOOKCAST_REDIS_CHANNEL`), so that deployments can share one Redis. Default `hookcast`. */
+  readonly redisChannel: string;
+  /** Messages sent to one subscription and not yet written to its socket before it is closed with 4408 (`HOOKCAST_LIVE_BUFFER`). Default 1,000. */
+  readonly bufferMessages: number;
+  /** WebSocket ping period, ms (`HOOKCAST_LIVE_KEEPALIVE`); a socket that does not answer within the next period is terminated. 0 = off. Default 12 s. */
+  readonly keepAliveMs: number;
+  /** Open graphql-ws connections per account (`HOOKCAST_LIVE_MAX_CONNECTIONS`); one more is closed with 4429. Default 100. */
+  readonly maxConnectionsPerAccount: number;
+  /** Safety poll of the event log for live streams, ms (`HOOKCAST_LIVE_POLL`): the longest a lost notice delays an event. Default 1 s. */
+  readonly pollMs: number;
 }
 
 /** Raised for a bad environment variable; `main` prints its message alone and exits 1. */
@@ -80,6 +96,25 @@ function parseBool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boo
   if (/^(true|1|yes)$/i.test(raw)) return true;
   if (/^(false|0|no)$/i.test(raw)) return false;
   throw new ConfigError(`${name}: "${raw}" is not true or false`);
+}
+
+function parseChannel(raw: string | undefined): string {
+  const channel = raw || "hookcast";
+  if (!/^[A-Za-z0-9_.:-]{1,100}$/.test(channel)) throw new ConfigError(`HOOKCAST_REDIS_CHANNEL: "${channel}" must be 1 to 100 letters, digits, or _ . : -`);
+  return channel;
+}
+
+/** What `hookcast listen` reads from the environment when its flags are absent. */
+export interface ListenEnv {
+  /** `HOOKCAST_URL`, default `http://localhost:<PORT or 4000>`. */
+  url: string;
+  /** `HOOKCAST_API_KEY`. */
+  apiKey?: string;
+}
+
+/** The environment defaults of `hookcast listen`. */
+export function loadListenEnv(env: NodeJS.ProcessEnv = process.env): ListenEnv {
+  return { url: env.HOOKCAST_URL || `http://localhost:${env.PORT || 4000}`, apiKey: env.HOOKCAST_API_KEY || undefined };
 }
 
 /** The default retry schedule of API.md. */
@@ -123,5 +158,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     connectTimeoutMs: env.HOOKCAST_CONNECT_TIMEOUT ? parseDuration(env.HOOKCAST_CONNECT_TIMEOUT, "HOOKCAST_CONNECT_TIMEOUT") : 5_000,
     logLevel: env.LOG_LEVEL || "info",
     production: env.NODE_ENV === "production",
+    live: Object.freeze({
+      redisChannel: parseChannel(env.HOOKCAST_REDIS_CHANNEL),
+      bufferMessages: parseIntVar(env, "HOOKCAST_LIVE_BUFFER", 1_000, 2, 1_000_000),
+      keepAliveMs: env.HOOKCAST_LIVE_KEEPALIVE ? parseDuration(env.HOOKCAST_LIVE_KEEPALIVE, "HOOKCAST_LIVE_KEEPALIVE") : 12_000,
+      maxConnectionsPerAccount: parseIntVar(env, "HOOKCAST_LIVE_MAX_CONNECTIONS", 100, 1, 1_000_000),
+      pollMs: Math.max(10, env.HOOKCAST_LIVE_POLL ? parseDuration(env.HOOKCAST_LIVE_POLL, "HOOKCAST_LIVE_POLL") : 1_000),
+    }),
   });
 }

@@ -9,7 +9,7 @@ import { claimDue } from "./claim.js";
 import type { DeliveryEntity } from "./delivery.entity.js";
 import { webhookBody } from "./envelope-body.js";
 import type { HttpClient } from "./http-client.js";
-import { recordOutcomes, type Outcome } from "./record-outcomes.js";
+import { deliveryStates, recordOutcomes, type Outcome } from "./record-outcomes.js";
 import { decide } from "./retry-policy.js";
 import { activeSecrets, signedHeaders } from "./sign.js";
 
@@ -213,8 +213,10 @@ export class Dispatcher {
         const batch = this.outcomes;
         this.outcomes = [];
         try {
-          const events = await recordOutcomes(this.deps.db, batch.map((b) => b.outcome), this.deps.clock.now(), this.options.disableAfterMs);
+          const now = this.deps.clock.now();
+          const events = await recordOutcomes(this.deps.db, batch.map((b) => b.outcome), now, this.options.disableAfterMs);
           this.announce(events);
+          this.announceDeliveries(deliveryStates(batch.map((b) => b.outcome), now));
         } catch (error) {
           // The rows keep their lease and become due again when it expires: delayed, not lost.
           this.deps.logger.error({ err: error, count: batch.length }, "recording delivery outcomes failed");
@@ -225,6 +227,14 @@ export class Dispatcher {
     } finally {
       this.flushing = null;
     }
+  }
+
+  /** Live `deliveryUpdates`: the committed states, by account (a hint; `deliveries` stays the truth). */
+  private announceDeliveries(states: ReturnType<typeof deliveryStates>): void {
+    if (!this.deps.bus.publishDeliveries || states.length === 0) return;
+    const byAccount = new Map<string, typeof states>();
+    for (const s of states) byAccount.set(s.accountId, [...(byAccount.get(s.accountId) ?? []), s]);
+    for (const [accountId, deliveries] of byAccount) this.deps.bus.publishDeliveries({ accountId, deliveries });
   }
 
   private announce(events: EventEntity[]): void {

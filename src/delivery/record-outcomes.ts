@@ -1,5 +1,6 @@
 import { In, type EntityManager } from "typeorm";
 import type { Db } from "../db/index.js";
+import type { DeliveryState } from "../events/event-bus.js";
 import type { EventEntity } from "../events/event.entity.js";
 import { HookEntity } from "../hooks/hook.entity.js";
 import { deleteHookIn, disableHookIn } from "../hooks/hook.service.js";
@@ -76,6 +77,33 @@ export async function recordOutcomes(db: Db, outcomes: Outcome[], now: Date, dis
 
     return updateHooks(m, attempts, now, disableAfterMs);
   });
+}
+
+/**
+ * The states `recordOutcomes` wrote for `outcomes`, for `deliveryUpdates` (published after the
+ * commit). Releases (a claimed row given back unsent) are not state changes and are left out.
+ */
+export function deliveryStates(outcomes: Outcome[], now: Date): DeliveryState[] {
+  const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+  return outcomes
+    .filter((o) => o.kind !== "release")
+    .map((o) => {
+      const d = { ...o.row, ...deliveryPatch(o, now) } as DeliveryEntity;
+      return {
+        id: d.id,
+        accountId: d.accountId,
+        hookId: d.hookId,
+        eventId: d.eventId,
+        status: d.status,
+        attemptCount: d.attemptCount,
+        nextAttemptAt: iso(d.nextAttemptAt),
+        deliveredAt: iso(d.deliveredAt),
+        lastStatusCode: d.lastStatusCode ?? null,
+        lastError: d.lastError ?? null,
+        createdAt: iso(d.createdAt)!,
+        updatedAt: iso(d.updatedAt)!,
+      };
+    });
 }
 
 function deliveryPatch(o: Outcome, now: Date): Partial<DeliveryEntity> {

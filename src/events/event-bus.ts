@@ -13,11 +13,40 @@ export interface EventNotice {
   eventIds: string[];
 }
 
+/** A delivery's state as its outcome writer committed it (dates as ISO strings, so it crosses Redis as JSON). */
+export interface DeliveryState {
+  id: string;
+  accountId: string;
+  hookId: string;
+  eventId: string;
+  status: string;
+  attemptCount: number;
+  nextAttemptAt: string | null;
+  deliveredAt: string | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/**
+ * What the delivery outcome writer publishes after its commit: the new states of the deliveries
+ * it changed (attempt recorded, delivered, retry scheduled, dead), for `deliveryUpdates`.
+ */
+export interface DeliveryNotice {
+  accountId: string;
+  deliveries: DeliveryState[];
+}
+
 /** Publishes committed-event notices to listeners, in this process or across processes. */
 export interface EventBus {
   publish(notice: EventNotice): void;
   /** Registers a listener; returns a function that removes it. */
   subscribe(listener: (notice: EventNotice) => void): () => void;
+  /** Publishes delivery state changes (optional: a bus without it carries no `deliveryUpdates`). */
+  publishDeliveries?(notice: DeliveryNotice): void;
+  /** Registers a delivery-notice listener; returns a function that removes it. */
+  subscribeDeliveries?(listener: (notice: DeliveryNotice) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -37,6 +66,15 @@ export class MemoryEventBus implements EventBus {
   subscribe(listener: (notice: EventNotice) => void): () => void {
     this.emitter.on("event", listener);
     return () => this.emitter.off("event", listener);
+  }
+
+  publishDeliveries(notice: DeliveryNotice): void {
+    this.emitter.emit("deliveries", notice);
+  }
+
+  subscribeDeliveries(listener: (notice: DeliveryNotice) => void): () => void {
+    this.emitter.on("deliveries", listener);
+    return () => this.emitter.off("deliveries", listener);
   }
 
   async close(): Promise<void> {

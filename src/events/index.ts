@@ -1,6 +1,6 @@
 export { EventEntity, type EventSource } from "./event.entity.js";
 export { EVENT_TYPES, type EventType as EventTypeName, isEventType } from "./event-types.js";
-export { type EventBus, type EventNotice, MemoryEventBus } from "./event-bus.js";
+export { type EventBus, type EventNotice, type DeliveryNotice, type DeliveryState, MemoryEventBus } from "./event-bus.js";
 export { EventLog, appendEvents, type Change, type EventDraft } from "./event-log.js";
 export { toEnvelope, type EventEnvelope } from "./envelope.js";
 export { listEvents, checkEventTypes } from "./event.service.js";

@@ -9,6 +9,9 @@ import { createLogger, type Logger } from "../shared/logger.js";
 import type { Deps } from "./context.js";
 import { startHttpServer, type HttpServer } from "./http.js";
 import { buildHookcastSchema } from "./schema.js";
+import { LiveHub } from "../realtime/live-hub.js";
+import { RedisEventBus } from "../realtime/redis-event-bus.js";
+import { startLiveServer, type LiveServer } from "../realtime/live-server.js";
 
 /** Replaceable parts, for tests (a manual clock, a silent logger, a shared bus). */
 export interface Overrides {
@@ -26,6 +29,8 @@ export interface Hookcast {
   /** Base URL of the HTTP server (`http://127.0.0.1:<port>`), or null for a worker-only process. */
   readonly url: string | null;
   readonly deps: Deps;
+  /** graphql-ws at `/graphql` (null for a worker-only process). */
+  readonly live: LiveServer | null;
   /** Stops the HTTP server and the loops, then closes the database. Resolves within 10 s. */
   stop(): Promise<void>;
 }
@@ -37,7 +42,8 @@ export interface Hookcast {
 export async function startHookcast(config: Config, overrides: Overrides = {}): Promise<Hookcast> {
   const logger = overrides.logger ?? createLogger(config.logLevel);
   const clock = overrides.clock ?? systemClock;
-  const bus = overrides.bus ?? new MemoryEventBus();
+  // With REDIS_URL, notices cross processes (live streams and fan-out wake-ups); else in-process.
+  const bus = overrides.bus ?? (config.redisUrl ? await RedisEventBus.connect(config.redisUrl, config.live.redisChannel, logger) : new MemoryEventBus());
   const db: Db = await openDb(config.databaseUrl);
   const http = new HttpClient({ connectTimeoutMs: config.connectTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, connectionsPerOrigin: config.perHookInFlight, egress: { allowPrivate: config.allowPrivateTargets, resolve: overrides.resolve } });
   const deps: Deps = { config, db, bus, eventLog: new EventLog(db, bus, clock), clock, logger, http };
@@ -49,8 +55,12 @@ export async function startHookcast(config: Config, overrides: Overrides = {}): 
   }
 
   let server: HttpServer | null = null;
+  let live: LiveServer | null = null;
   if (config.role !== "worker") {
-    server = await startHttpServer(deps, await buildHookcastSchema(), { port: config.port, host: config.host });
+    const schema = await buildHookcastSchema();
+    server = await startHttpServer(deps, schema, { port: config.port, host: config.host });
+    const hub = new LiveHub({ db, bus, logger }, { bufferMessages: config.live.bufferMessages, pollMs: config.live.pollMs });
+    live = startLiveServer(deps, schema, server.server, hub);
   }
 
   let worker: Worker | null = null;
@@ -59,7 +69,10 @@ export async function startHookcast(config: Config, overrides: Overrides = {}): 
   return {
     url: server?.url ?? null,
     deps,
+    live,
     async stop() {
+      // Sockets first (1001): upgraded connections would otherwise hold the HTTP server's close.
+      await live?.stop();
       await server?.stop();
       await worker?.stop();
       await http.close();

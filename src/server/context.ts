@@ -6,6 +6,7 @@ import type { EventBus } from "../events/event-bus.js";
 import type { EventLog } from "../events/event-log.js";
 import type { Clock } from "../shared/clock.js";
 import type { Logger } from "../shared/logger.js";
+import type { LiveHub, LiveSink } from "../realtime/live-hub.js";
 
 /** Everything services need, built once by the composition root. */
 export interface Deps {
@@ -24,4 +25,13 @@ export interface GraphQLContext {
   readonly actor: Actor;
   readonly deps: Deps;
   readonly requestId: string;
+  /** Set on graphql-ws operations: where a subscription streams to. */
+  readonly live?: LiveContext;
+}
+
+/** The graphql-ws side of a context: the hub, the socket, and the operation's id on it. */
+export interface LiveContext {
+  readonly hub: LiveHub;
+  readonly sink: LiveSink;
+  readonly subscriptionId: string;
 }
