@@ -6,6 +6,7 @@
  * - `{ type: "await", id, total, timeoutMs }`: answers once `total` messages have arrived in all
  *   (or on timeout) with `{ received, first, last, errors }`, wall-clock ms of the first and
  *   last message.
+ * - `{ type: "count", id }`: answers `{ received, errors }` at once.
  * - `{ type: "close", id }`.
  * Every message is parsed as JSON on both paths, as a real client would.
  */
@@ -56,6 +57,11 @@ function connectGraphqlWs(url: string, apiKey: string, query: string): Promise<v
       retryAttempts: 0,
       on: {
         connected: () => resolve(),
+        closed: (event) => {
+          const e = event as { code?: number; reason?: string };
+          lastError = `closed ${e.code ?? ""} ${e.reason ?? ""}`.trim();
+          reject(new Error(lastError));
+        },
         error: (e) => {
           errors++;
           lastError = String((e as Error)?.message ?? e);
@@ -111,6 +117,8 @@ process.on("message", (raw: unknown) => {
       else setTimeout(check, 20);
     };
     check();
+  } else if (msg.type === "count") {
+    reply({ received, errors, lastError });
   } else if (msg.type === "reset") {
     received = 0;
     first = 0;
