@@ -34,6 +34,8 @@ export interface ReceivedRecord {
   /** The envelope's `timestamp` (ms), NaN when the body did not parse. */
   eventAt: number;
   eventId: string;
+  /** The envelope's `data.id` (the contact), "" when absent. */
+  subject: string;
 }
 
 /** What `report` returns. */
@@ -70,7 +72,7 @@ function main(): void {
       const path = (req.url ?? "/").split("?")[0];
       const body = Buffer.concat(chunks).toString("utf8");
       const webhookId = String(req.headers["webhook-id"] ?? "");
-      let envelope: { id?: string; timestamp?: string } | null = null;
+      let envelope: { id?: string; timestamp?: string; data?: { id?: string } } | null = null;
       const verifier = verifiers.get(path);
       if (verifier) {
         try {
@@ -81,7 +83,7 @@ function main(): void {
           }) as typeof envelope;
         } catch {
           badSignatures++;
-          records.push({ path, webhookId, at, status: 400, eventAt: NaN, eventId: "" });
+          records.push({ path, webhookId, at, status: 400, eventAt: NaN, eventId: "", subject: "" });
           res.writeHead(400).end("bad signature");
           return;
         }
@@ -100,6 +102,7 @@ function main(): void {
         status: 204,
         eventAt: envelope?.timestamp ? Date.parse(envelope.timestamp) : NaN,
         eventId: envelope?.id ?? "",
+        subject: typeof envelope?.data?.id === "string" ? envelope.data.id : "",
       };
       records.push(record);
       const f = faults[path];
