@@ -9,7 +9,9 @@
  *
  * Flags: `--quick` (small sizes, for development), `--only=L1,1,2` (some cases),
  * `--no-sqlite`, `--out=<file>`, `--cpu-prof` (Hookcast processes write .cpuprofile files to
- * test/bench/profiles/).
+ * test/bench/profiles/), `--worker-nice=N` (niceness of the worker process that shares the two
+ * cores with the API process; default 10, so that the request path gets the CPU first, as on a
+ * host that runs both; 0 = same priority).
  */
 import "reflect-metadata";
 import { randomBytes } from "node:crypto";
@@ -55,6 +57,8 @@ interface Flags {
   sqlite: boolean;
   out: string;
   cpuProf: boolean;
+  /** Niceness of the worker process beside an API process on the same cores. */
+  workerNice: number;
 }
 
 function parseFlags(argv: string[]): Flags {
@@ -67,6 +71,7 @@ function parseFlags(argv: string[]): Flags {
     sqlite: !argv.includes("--no-sqlite"),
     out: get("out") ?? join(ROOT, "test/bench/results", quick ? "quick.json" : "latest.json"),
     cpuProf: argv.includes("--cpu-prof"),
+    workerNice: Number(get("worker-nice") ?? 10),
   };
 }
 
@@ -183,8 +188,8 @@ interface Stack {
 
 /**
  * MySQL: `HOOKCAST_ROLE=api` + one `HOOKCAST_ROLE=worker` process (the scale-out set-up; fan-out
- * and dispatch off the API process) — or one `all` process when `single`. SQLite: always one
- * `all` process (an embedded database has one process).
+ * and dispatch off the API process; the worker at `--worker-nice`) — or one `all` process when
+ * `single`. SQLite: always one `all` process (an embedded database has one process).
  */
 async function startStack(ctx: Ctx, driver: Driver, options: { single?: boolean; env?: Record<string, string> } = {}): Promise<Stack> {
   const db = await freshDatabase(driver);
@@ -195,7 +200,7 @@ async function startStack(ctx: Ctx, driver: Driver, options: { single?: boolean;
   // channel of their own keeps other runs on the same Redis out.
   if (!single && ctx.redis) Object.assign(env, { REDIS_URL: ctx.redis, HOOKCAST_REDIS_CHANNEL: `bench-${randomBytes(4).toString("hex")}` });
   const api = await startHookcastProcess({ databaseUrl: db.url, role: single ? "all" : "api", bootstrapKey: BOOTSTRAP_KEY, env, nodeArgs: ctx.nodeArgs });
-  const worker = single ? null : await startHookcastProcess({ databaseUrl: db.url, role: "worker", bootstrapKey: BOOTSTRAP_KEY, env, nodeArgs: ctx.nodeArgs });
+  const worker = single ? null : await startHookcastProcess({ databaseUrl: db.url, role: "worker", bootstrapKey: BOOTSTRAP_KEY, env, nodeArgs: ctx.nodeArgs, nice: ctx.flags.workerNice });
   const gql = new GqlClient(api.url!, BOOTSTRAP_KEY, 64);
   return {
     driver,
@@ -695,7 +700,7 @@ async function main(): Promise<number> {
   const order = ["L1", "L2", "1", "2", "3", "4", "5"];
   rows.sort((a, b) => order.indexOf(a.case) - order.indexOf(b.case) || a.driver.localeCompare(b.driver));
   const table = markdownTable(rows);
-  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "", loadavg: loadavg(), node: process.version };
+  const machine = { workerNice: flags.workerNice, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "", loadavg: loadavg(), node: process.version };
   process.stdout.write(`\nHookcast bench ${startedAt.toISOString()}${flags.quick ? " (--quick)" : ""} — ${machine.cpus} cores, ${machine.cpuModel}, node ${machine.node}\n\n${table}\n\n`);
   for (const r of rows) if (r.details) process.stdout.write(`${r.case} ${r.driver}: ${JSON.stringify(r.details)}\n`);
   mkdirSync(dirname(flags.out), { recursive: true });

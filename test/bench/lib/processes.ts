@@ -4,6 +4,7 @@
  * also runs on SIGINT/SIGTERM and on an uncaught error, so an instrument leaves nothing running.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { setPriority } from "node:os";
 import { fileURLToPath } from "node:url";
 
 /** The repository root (this file compiles to dist/test/bench/lib/). */
@@ -115,6 +116,8 @@ export interface HookcastProcessOptions {
   env?: Record<string, string>;
   nodeArgs?: string[];
   name?: string;
+  /** Niceness (0–19): a worker sharing cores with an API can yield to it. */
+  nice?: number;
 }
 
 /** A Hookcast process, ready: its GraphQL URL (null for a worker). */
@@ -140,6 +143,7 @@ export async function startHookcastProcess(options: HookcastProcessOptions): Pro
       ...options.env,
     },
   });
+  if (options.nice && child.proc.pid) setPriority(child.proc.pid, options.nice);
   const url = await child.waitForLine((_line, json) => {
     if (json && typeof json.url === "string") return json.url.replace(/\/graphql$/, "") as string;
     if (json && json.msg === "Hookcast worker started") return "";
