@@ -9,9 +9,9 @@
  *
  * Flags: `--quick` (small sizes, for development), `--only=L1,1,2` (some cases),
  * `--no-sqlite`, `--out=<file>`, `--cpu-prof` (Hookcast processes write .cpuprofile files to
- * test/bench/profiles/), `--worker-nice=N` (niceness of the worker process that shares the two
- * cores with the API process; default 10, so that the request path gets the CPU first, as on a
- * host that runs both; 0 = same priority).
+ * test/bench/profiles/), `--worker-nice=N` (cases 2 and 4 on MySQL run twice: the worker process
+ * at the API's priority, then at this niceness — default 10 — so that the request path gets the
+ * two cores first, as on a host that runs both).
  */
 import "reflect-metadata";
 import { randomBytes } from "node:crypto";
@@ -188,10 +188,10 @@ interface Stack {
 
 /**
  * MySQL: `HOOKCAST_ROLE=api` + one `HOOKCAST_ROLE=worker` process (the scale-out set-up; fan-out
- * and dispatch off the API process; the worker at `--worker-nice`) — or one `all` process when
- * `single`. SQLite: always one `all` process (an embedded database has one process).
+ * and dispatch off the API process; the worker at niceness `nice`, default 0) — or one `all`
+ * process when `single`. SQLite: always one `all` process (an embedded database has one process).
  */
-async function startStack(ctx: Ctx, driver: Driver, options: { single?: boolean; env?: Record<string, string> } = {}): Promise<Stack> {
+async function startStack(ctx: Ctx, driver: Driver, options: { single?: boolean; env?: Record<string, string>; nice?: number } = {}): Promise<Stack> {
   const db = await freshDatabase(driver);
   onCleanup(db.drop);
   const single = driver === "sqlite" || options.single === true;
@@ -200,7 +200,7 @@ async function startStack(ctx: Ctx, driver: Driver, options: { single?: boolean;
   // channel of their own keeps other runs on the same Redis out.
   if (!single && ctx.redis) Object.assign(env, { REDIS_URL: ctx.redis, HOOKCAST_REDIS_CHANNEL: `bench-${randomBytes(4).toString("hex")}` });
   const api = await startHookcastProcess({ databaseUrl: db.url, role: single ? "all" : "api", bootstrapKey: BOOTSTRAP_KEY, env, nodeArgs: ctx.nodeArgs });
-  const worker = single ? null : await startHookcastProcess({ databaseUrl: db.url, role: "worker", bootstrapKey: BOOTSTRAP_KEY, env, nodeArgs: ctx.nodeArgs, nice: ctx.flags.workerNice });
+  const worker = single ? null : await startHookcastProcess({ databaseUrl: db.url, role: "worker", bootstrapKey: BOOTSTRAP_KEY, env, nodeArgs: ctx.nodeArgs, nice: options.nice ?? 0 });
   const gql = new GqlClient(api.url!, BOOTSTRAP_KEY, 64);
   return {
     driver,
@@ -403,17 +403,18 @@ async function writeLoad(ctx: Ctx, stack: Stack, hooks: number, tag: string, ms:
   };
 }
 
-async function caseFanOutAndWriteCost(ctx: Ctx, driver: Driver, rows: Row[], run2: boolean, run4: boolean): Promise<void> {
+async function caseFanOutAndWriteCost(ctx: Ctx, driver: Driver, rows: Row[], run2: boolean, run4: boolean, nice: number): Promise<void> {
   const goalCase = driver === "mysql";
+  const suffix = driver === "mysql" ? `, worker nice ${nice}` : "";
   let none: LoadResult | null = null;
   if (run4) {
-    const stack = await startStack(ctx, driver);
+    const stack = await startStack(ctx, driver, { nice });
     none = await writeLoad(ctx, stack, 0, `none-${driver}`, ctx.sizes.loadMs);
     await stack.stop();
     log(`case 4 (${driver}), no hooks: ${none.mutationsPerSec.toFixed(0)} mutations/s`);
   }
   const l1 = run2 ? await freshL1(ctx) : NaN;
-  const stack = await startStack(ctx, driver);
+  const stack = await startStack(ctx, driver, { nice });
   await createHooks(ctx, stack.gql, `fan-${driver}`, ctx.sizes.hooks);
   const fan = await writeLoad(ctx, stack, ctx.sizes.hooks, `fan-${driver}`, ctx.sizes.loadMs);
   await stack.stop();
@@ -425,7 +426,7 @@ async function caseFanOutAndWriteCost(ctx: Ctx, driver: Driver, rows: Row[], run
     const steady = fan.backlogGrowth <= 0.05 * fan.deliveriesPerSec && fan.drainedMs !== null;
     rows.push({
       case: "2",
-      name: `fan-out, ${ctx.sizes.hooks} hooks, ${ctx.sizes.concurrency} clients`,
+      name: `fan-out, ${ctx.sizes.hooks} hooks, ${ctx.sizes.concurrency} clients${suffix}`,
       driver,
       figure: fan.deliveriesPerSec,
       unit: "dlv/s",
@@ -441,7 +442,7 @@ async function caseFanOutAndWriteCost(ctx: Ctx, driver: Driver, rows: Row[], run
     const ratio = fan.mutationsPerSec / none.mutationsPerSec;
     rows.push({
       case: "4",
-      name: `write cost, ${ctx.sizes.hooks} hooks ÷ none`,
+      name: `write cost, ${ctx.sizes.hooks} hooks ÷ none${suffix}`,
       driver,
       figure: fan.mutationsPerSec,
       unit: "mut/s",
@@ -457,16 +458,31 @@ async function caseFanOutAndWriteCost(ctx: Ctx, driver: Driver, rows: Row[], run
 // ---------------------------------------------------------------------------------------------
 // Case 3: one hook at a fixed offered rate
 
-async function caseLatency(ctx: Ctx, driver: Driver): Promise<Row> {
+/**
+ * Case 3: one hook, createContact offered at a fixed rate (open loop) — first the issue's 500/s,
+ * then (3b, for information) half the write rate that the first phase achieved, so that the
+ * delivery path's own latency shows even when 500/s saturates the write path.
+ */
+async function caseLatency(ctx: Ctx, driver: Driver): Promise<Row[]> {
   // MySQL: the API and worker processes of cases 2 and 4 (Redis carries the commit notices);
   // SQLite: one process.
   const stack = await startStack(ctx, driver);
-  await createHooks(ctx, stack.gql, `lat-${driver}`, 1);
-  await pool(100, 16, (i) => stack.gql.ok(CREATE_CONTACT, { input: contactInput(`lat-${driver}-warm`, i) }));
-  await awaitDelivered(ctx, 100, 60_000);
-  await ctx.receiver.clear();
+  try {
+    await createHooks(ctx, stack.gql, `lat-${driver}`, 1);
+    await pool(100, 16, (i) => stack.gql.ok(CREATE_CONTACT, { input: contactInput(`lat-${driver}-warm`, i) }));
+    await awaitDelivered(ctx, 100, 60_000);
+    const first = await offerAt(ctx, stack, ctx.sizes.latencyRate, `lat-${driver}-a`);
+    const half = Math.max(5, Math.round(Number(first.details!.mutationsPerSec) / 2));
+    const second = await offerAt(ctx, stack, half, `lat-${driver}-b`);
+    return [first, { ...second, case: "3b", name: `1 hook at ${half} ev/s (half the write rate): p99`, goal: "p99 < 100 ms (information)", met: null }];
+  } finally {
+    await stack.stop();
+  }
+}
 
-  const rate = ctx.sizes.latencyRate;
+async function offerAt(ctx: Ctx, stack: Stack, rate: number, tag: string): Promise<Row> {
+  const driver = stack.driver;
+  await ctx.receiver.clear();
   const ms = ctx.sizes.latencyMs;
   const maxInFlight = 64;
   let issued = 0;
@@ -491,7 +507,7 @@ async function caseLatency(ctx: Ctx, driver: Driver): Promise<Row> {
         const i = issued++;
         inFlight++;
         stack.gql
-          .ok<{ createContact: { id: string } }>(CREATE_CONTACT, { input: contactInput(`lat-${driver}`, i) })
+          .ok<{ createContact: { id: string } }>(CREATE_CONTACT, { input: contactInput(tag, i) })
           .then(
             (data) => {
               ok++;
@@ -509,7 +525,6 @@ async function caseLatency(ctx: Ctx, driver: Driver): Promise<Row> {
   const writeSeconds = (wallNow() - t0) / 1000;
   const drained = await awaitDelivered(ctx, ok, 60_000);
   const report = await ctx.receiver.report();
-  await stack.stop();
   const firstOk = new Map<string, { at: number; eventAt: number; subject: string }>();
   for (const r of report.records) if (r.status === 204 && !firstOk.has(r.webhookId)) firstOk.set(r.webhookId, r);
   // Commit to receive lies between two measurable bounds: from the event's timestamp (taken in
@@ -692,12 +707,16 @@ async function main(): Promise<number> {
   if (needL2) await step("L2 raw ws", async () => void rows.push(await limitL2(ctx)));
   for (const driver of drivers) {
     if (wants("1")) await step(`1 drain (${driver})`, async () => void rows.push(await caseDrain(ctx, driver)));
-    if (wants("2") || wants("4")) await step(`2/4 fan-out and write cost (${driver})`, () => caseFanOutAndWriteCost(ctx, driver, rows, wants("2"), wants("4")));
-    if (wants("3")) await step(`3 latency (${driver})`, async () => void rows.push(await caseLatency(ctx, driver)));
+    if (wants("2") || wants("4")) {
+      // On MySQL twice: worker and API at the same priority, then the worker at --worker-nice.
+      const niceness = driver === "mysql" ? [...new Set([0, flags.workerNice])] : [0];
+      for (const nice of niceness) await step(`2/4 fan-out and write cost (${driver}, nice ${nice})`, () => caseFanOutAndWriteCost(ctx, driver, rows, wants("2"), wants("4"), nice));
+    }
+    if (wants("3")) await step(`3 latency (${driver})`, async () => void rows.push(...(await caseLatency(ctx, driver))));
   }
   if (wants("5")) await step("5 live fan-out (mysql)", async () => void rows.push(await caseLiveFanOut(ctx)));
 
-  const order = ["L1", "L2", "1", "2", "3", "4", "5"];
+  const order = ["L1", "L2", "1", "2", "3", "3b", "4", "5"];
   rows.sort((a, b) => order.indexOf(a.case) - order.indexOf(b.case) || a.driver.localeCompare(b.driver));
   const table = markdownTable(rows);
   const machine = { workerNice: flags.workerNice, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "", loadavg: loadavg(), node: process.version };
