@@ -728,7 +728,8 @@ async function main(): Promise<number> {
   const goalRows = rows.filter((r) => r.met !== null);
   const missed = goalRows.filter((r) => r.met === false);
   process.stdout.write(`goals met: ${goalRows.length - missed.length} of ${goalRows.length}${missed.length ? ` (missed: ${missed.map((r) => `${r.case} ${r.driver}`).join(", ")})` : ""}\n`);
-  return 0;
+  // A missed goal is a finding, reported in the table; a case that could not run fails the bench.
+  return rows.some((r) => r.note?.startsWith("failed:")) ? 1 : 0;
 }
 
 runMain(main);
