@@ -94,15 +94,29 @@ export class EventLog {
 const appendedIn = new WeakMap<EntityManager, EventEntity[]>();
 
 export async function appendEvents(manager: EntityManager, accountId: string, drafts: EventDraft[], now: Date): Promise<EventEntity[]> {
-  await manager
-    .createQueryBuilder()
-    .update(AccountEntity)
-    .set({ eventSeq: () => `event_seq + ${drafts.length}` })
-    .where("id = :accountId", { accountId })
-    .execute();
-  const account = await manager.findOne(AccountEntity, { where: { id: accountId }, select: { id: true, eventSeq: true } });
-  if (!account) throw new Error(`account ${accountId} vanished during a change`);
-  const first = account.eventSeq - drafts.length + 1;
+  // The account's row lock is held from this UPDATE to the commit, and every change of the
+  // account waits for it: on MySQL the new counter comes back in the UPDATE's own answer
+  // (LAST_INSERT_ID(expr)), which saves a round trip inside the lock (see the bench, case 4).
+  let eventSeq: number;
+  if (manager.connection.options.type !== "better-sqlite3") {
+    const header = (await manager.query("UPDATE accounts SET event_seq = LAST_INSERT_ID(event_seq + ?) WHERE id = ?", [drafts.length, accountId])) as {
+      affectedRows: number;
+      insertId: number | string;
+    };
+    if (header.affectedRows !== 1) throw new Error(`account ${accountId} vanished during a change`);
+    eventSeq = Number(header.insertId);
+  } else {
+    await manager
+      .createQueryBuilder()
+      .update(AccountEntity)
+      .set({ eventSeq: () => `event_seq + ${drafts.length}` })
+      .where("id = :accountId", { accountId })
+      .execute();
+    const account = await manager.findOne(AccountEntity, { where: { id: accountId }, select: { id: true, eventSeq: true } });
+    if (!account) throw new Error(`account ${accountId} vanished during a change`);
+    eventSeq = account.eventSeq;
+  }
+  const first = eventSeq - drafts.length + 1;
   const events = drafts.map((d, i) => {
     const e = new EventEntity();
     e.id = newId("evt", now.getTime());
