@@ -33,7 +33,7 @@ export const ORDERING_GATE = `(d.ordering_key IS NULL OR (
  * `SELECT … FOR UPDATE SKIP LOCKED` scanning `ix_deliveries_due` in order (no filesort, so
  * other workers skip only the rows this one locked; STACK.md trap 2), then one UPDATE stamping
  * the lease. On SQLite the same statements run serialized in-process. Returns the claimed rows
- * as they are after the claim, and the lease id that outcome writes must present. Rows of
+ * as they are after the claim (the locked rows read by the SELECT, with the lease applied), and the lease id that outcome writes must present. Rows of
  * batched hooks are left to {@link claimBatches}; ordered rows pass {@link ORDERING_GATE}.
  */
 export async function claimDue(db: Db, options: ClaimOptions): Promise<{ leaseId: string; rows: DeliveryEntity[] }> {
@@ -41,7 +41,6 @@ export async function claimDue(db: Db, options: ClaimOptions): Promise<{ leaseId
   const rows = await db.write(async (m) => {
     const qb = m
       .createQueryBuilder(DeliveryEntity, "d")
-      .select(["d.id"])
       .where("d.queued = 1")
       .andWhere("d.available_at <= :now", { now: options.now })
       .andWhere("d.batched = 0")
@@ -52,11 +51,13 @@ export async function claimDue(db: Db, options: ClaimOptions): Promise<{ leaseId
       .take(options.limit);
     if (options.skipHooks?.length) qb.andWhere("d.hook_id NOT IN (:...skip)", { skip: options.skipHooks });
     if (db.driver === "mysql") qb.setLock("pessimistic_write").setOnLocked("skip_locked");
-    const ids = (await qb.getMany()).map((r) => r.id);
-    if (ids.length === 0) return [];
-    const leaseUntil = new Date(options.now.getTime() + options.leaseMs);
-    await m.update(DeliveryEntity, { id: In(ids) }, { status: "DELIVERING", leaseId, availableAt: leaseUntil, updatedAt: options.now });
-    return m.find(DeliveryEntity, { where: { id: In(ids) } });
+    const claimed = await qb.getMany();
+    if (claimed.length === 0) return [];
+    const stamp = { status: "DELIVERING" as const, leaseId, availableAt: new Date(options.now.getTime() + options.leaseMs), updatedAt: options.now };
+    await m.update(DeliveryEntity, { id: In(claimed.map((r) => r.id)) }, stamp);
+    // The rows are locked (MySQL) or the database serialized (SQLite) from the SELECT to the
+    // commit: the UPDATE's result is exactly the selected rows with the stamp, no re-read needed.
+    return claimed.map((r) => Object.assign(r, stamp));
   });
   return { leaseId, rows };
 }
