@@ -1,4 +1,4 @@
-import { In, type EntityManager } from "typeorm";
+import { In, IsNull, type EntityManager } from "typeorm";
 import type { Db } from "../db/index.js";
 import type { DeliveryState } from "../events/event-bus.js";
 import type { EventEntity } from "../events/event.entity.js";
@@ -158,7 +158,16 @@ function deliveryPatch(o: Outcome, now: Date): Partial<DeliveryEntity> {
 
 async function updateHooks(m: EntityManager, attempts: Array<Extract<Outcome, { kind: "attempt" }>>, now: Date, disableAfterMs: number): Promise<EventEntity[]> {
   if (attempts.length === 0) return [];
-  const hooks = await m.find(HookEntity, { where: { id: In([...new Set(attempts.map((a) => a.row.hookId))]) } });
+  // The common case, hooks whose every attempt here was delivered: their health is reset in one
+  // UPDATE without reading them (a deleted hook keeps its row as it was).
+  const failing = new Set(attempts.filter((a) => a.decision.kind !== "delivered").map((a) => a.row.hookId));
+  const healthy = [...new Set(attempts.map((a) => a.row.hookId))].filter((id) => !failing.has(id));
+  if (healthy.length) {
+    await m.update(HookEntity, { id: In(healthy), deletedAt: IsNull() }, { lastDeliveredAt: now, consecutiveFailures: 0, failingSince: null });
+  }
+  if (failing.size === 0) return [];
+  attempts = attempts.filter((a) => failing.has(a.row.hookId));
+  const hooks = await m.find(HookEntity, { where: { id: In([...failing]) } });
   const events: EventEntity[] = [];
   for (const hook of hooks) {
     if (hook.deletedAt) continue;
