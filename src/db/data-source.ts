@@ -69,13 +69,43 @@ export class Db {
   /** Runs `fn` in one transaction. `fn` must have no side effects outside the database: it may run more than once. */
   write<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T> {
     if (this.driver === "sqlite") return this.mutex.run(() => this.dataSource.transaction(fn));
-    return this.retrying(() => this.dataSource.transaction("READ COMMITTED", fn));
+    return this.retrying(() => this.mysqlTransaction(fn));
   }
 
   /** Runs read-only work outside a transaction. */
   read<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T> {
     if (this.driver === "sqlite") return this.mutex.run(() => fn(this.dataSource.manager));
     return fn(this.dataSource.manager);
+  }
+
+  /** Pool connections whose session isolation is already READ COMMITTED. */
+  private readonly readCommitted = new WeakSet<object>();
+
+  /**
+   * A READ COMMITTED transaction on MySQL. The isolation is set once per pooled connection
+   * (`SET SESSION`; a replaced connection gets it again) instead of before every transaction:
+   * one round trip less on every write, the hot path's claims and outcome batches included.
+   */
+  private async mysqlTransaction<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T> {
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      const connection = (await runner.connect()) as object;
+      if (!this.readCommitted.has(connection)) {
+        await runner.query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+        this.readCommitted.add(connection);
+      }
+      await runner.startTransaction();
+      try {
+        const result = await fn(runner.manager);
+        await runner.commitTransaction();
+        return result;
+      } catch (error) {
+        await runner.rollbackTransaction().catch(() => undefined);
+        throw error;
+      }
+    } finally {
+      await runner.release();
+    }
   }
 
   /** Closes the pool / file. */
