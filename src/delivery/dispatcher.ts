@@ -16,6 +16,17 @@ import { deliveryStates, recordOutcomes, type Outcome } from "./record-outcomes.
 import { decide } from "./retry-policy.js";
 import { activeSecrets, signedHeaders } from "./sign.js";
 
+
+/** A claimed delivery (or batch) loaded and waiting for an in-flight slot. */
+interface ReadySend {
+  hookId: string;
+  /** When it was claimed (epoch ms). */
+  claimedAt: number;
+  send: () => Promise<void>;
+  /** Releases the row(s) unsent. */
+  giveBack: () => void;
+}
+
 /** Options of the dispatcher; defaults in brackets. */
 export interface DispatcherOptions {
   /** Deliveries in flight in this process [64]. */
@@ -51,7 +62,9 @@ export interface DispatcherDeps {
 /**
  * The dispatcher: claims due deliveries with a lease, sends them outside any transaction, and
  * writes outcomes in batches while it still holds the lease (STYLE.md principle 3). The table is
- * the queue; this loop keeps nothing that a crash could lose. Each round claims single
+ * the queue; this loop keeps nothing that a crash could lose. Claiming runs ahead of sending:
+ * while one claim's rows are loaded the next claim runs, and up to `concurrency` claimed rows wait
+ * for a slot (never sent late in their lease; a crash only delays them to its expiry). Each round claims single
  * deliveries (ordered ones only as the head of their key, see `claim.ts`) and then whole batches
  * of batched hooks (`claim-batch.ts`); a batch is one request and takes one in-flight slot.
  */
@@ -65,6 +78,18 @@ export class Dispatcher {
   private outcomes: Array<{ outcome: Outcome; written: () => void }> = [];
   private flushing: Promise<void> | null = null;
   private readonly sends = new Set<Promise<void>>();
+  /** Claims being loaded and sent (see `startDispatch`), and how many slots they hold, in all and per hook. */
+  private readonly dispatching = new Set<Promise<void>>();
+  private claimed = 0;
+  private readonly claimedByHook = new Map<string, number>();
+  /**
+   * Claimed, loaded and signed-to-be rows waiting for a slot, oldest first. The loop claims up to
+   * `concurrency` rows ahead, so a freed slot is refilled at once instead of after a claim round
+   * trip. A waiting row was never sent: a crash only delays it to its lease's expiry. A row that
+   * waited longer than `readyMaxWaitMs` is given back rather than sent late in its lease.
+   */
+  private ready: ReadySend[] = [];
+  private readonly readyMaxWaitMs: number;
   private readonly leaseMs: number;
   private readonly pollIntervalMs: number;
   /** When the claim loop last ran (epoch ms), for readiness; null before it starts. */
@@ -76,6 +101,7 @@ export class Dispatcher {
   ) {
     this.leaseMs = options.leaseMs ?? 60_000;
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
+    this.readyMaxWaitMs = Math.min(1_000, this.leaseMs / 20);
   }
 
   /** Starts the claim loop. */
@@ -100,6 +126,9 @@ export class Dispatcher {
     this.stopping = true;
     this.wake();
     await this.loopDone;
+    // Claims still loading give their rows back (stopping) or start their sends: wait for them first.
+    await Promise.all([...this.dispatching]);
+    this.pump();
     const drained = Promise.all([...this.sends]);
     const timer = new Promise<void>((resolve) => setTimeout(resolve, this.options.drainMs ?? 7_000).unref());
     await Promise.race([drained, timer]);
@@ -125,12 +154,17 @@ export class Dispatcher {
   private async loop(): Promise<void> {
     while (!this.stopping) {
       this.lastTickAt = Date.now();
-      const free = this.options.concurrency - this.inFlight;
+      // Up to `concurrency` rows beyond the free slots are claimed ahead (see `ready`).
+      const free = 2 * this.options.concurrency - this.inFlight - this.claimed - this.ready.length;
       if (free <= 0) {
         await this.idle(this.pollIntervalMs);
         continue;
       }
-      const saturated = [...this.perHook].filter(([, n]) => n >= this.options.perHookInFlight).map(([id]) => id);
+      const waiting = new Map(this.claimedByHook);
+      for (const r of this.ready) waiting.set(r.hookId, (waiting.get(r.hookId) ?? 0) + 1);
+      const saturated = [...new Set([...this.perHook.keys(), ...waiting.keys()])].filter(
+        (id) => (this.perHook.get(id) ?? 0) + (waiting.get(id) ?? 0) >= 2 * this.options.perHookInFlight,
+      );
       try {
         const now = this.deps.clock.now();
         const claim = await claimDue(this.deps.db, { limit: Math.min(free, 256), now, leaseMs: this.leaseMs, skipHooks: saturated });
@@ -141,14 +175,47 @@ export class Dispatcher {
           await this.idle(this.pollIntervalMs);
           continue;
         }
-        if (claim.rows.length) await this.dispatch(claim.leaseId, claim.rows);
-        if (batched.batches.length) await this.dispatchBatches(batched.leaseId, batched.batches);
+        this.startDispatch(claim.leaseId, claim.rows, batched.leaseId, batched.batches);
       } catch (error) {
         if (this.stopping) break;
         this.deps.logger.error({ err: error }, "claiming deliveries failed; retrying");
         await this.idle(Math.max(this.pollIntervalMs, 1_000));
       }
     }
+  }
+
+  /**
+   * Loads and sends what a claim returned while the loop goes on to the next claim, so claiming
+   * overlaps loading. Until they are sent (or given back), the claimed rows count against the
+   * free slots and their hooks' caps, so the next claim takes only what can be sent.
+   */
+  private startDispatch(leaseId: string, rows: DeliveryEntity[], batchLeaseId: string, batches: ClaimedBatch[]): void {
+    const held = new Map<string, number>();
+    for (const hookId of [...rows.map((r) => r.hookId), ...batches.map((b) => b.hookId)]) held.set(hookId, (held.get(hookId) ?? 0) + 1);
+    const count = rows.length + batches.length;
+    const claimedAt = Date.now();
+    this.claimed += count;
+    for (const [hookId, n] of held) this.claimedByHook.set(hookId, (this.claimedByHook.get(hookId) ?? 0) + n);
+    const work: Promise<void> = (async () => {
+      try {
+        if (rows.length) await this.dispatch(leaseId, rows, claimedAt);
+        if (batches.length) await this.dispatchBatches(batchLeaseId, batches, claimedAt);
+      } catch (error) {
+        // The rows keep their lease and become due again when it expires: delayed, not lost.
+        this.deps.logger.error({ err: error }, "loading claimed deliveries failed");
+      }
+    })().finally(() => {
+      this.claimed -= count;
+      for (const [hookId, n] of held) {
+        const left = (this.claimedByHook.get(hookId) ?? 0) - n;
+        if (left <= 0) this.claimedByHook.delete(hookId);
+        else this.claimedByHook.set(hookId, left);
+      }
+      this.dispatching.delete(work);
+      this.pump();
+      this.wake();
+    });
+    this.dispatching.add(work);
   }
 
   /** The hooks and events of claimed rows, by id, and the payload context to shape bodies with. */
@@ -176,12 +243,13 @@ export class Dispatcher {
       const left = (this.perHook.get(hookId) ?? 1) - 1;
       if (left <= 0) this.perHook.delete(hookId);
       else this.perHook.set(hookId, left);
+      this.pump();
       this.wake();
     });
     this.sends.add(send);
   }
 
-  private async dispatch(leaseId: string, rows: DeliveryEntity[]): Promise<void> {
+  private async dispatch(leaseId: string, rows: DeliveryEntity[], claimedAt: number): Promise<void> {
     const { hookById, eventById, shaping } = await this.loadFor(rows);
     const bodies = new Map<string, string>();
     for (const row of rows) {
@@ -195,8 +263,7 @@ export class Dispatcher {
         void this.record({ kind: "park", row, leaseId });
         continue;
       }
-      const inFlight = this.perHook.get(hook.id) ?? 0;
-      if (inFlight >= this.options.perHookInFlight || this.stopping) {
+      if (this.stopping) {
         void this.record({ kind: "release", row, leaseId });
         continue;
       }
@@ -204,15 +271,39 @@ export class Dispatcher {
       let body = bodies.get(bodyKey);
       if (body === undefined) bodies.set(bodyKey, (body = webhookBody(event, hook, shaping)));
       const sent = body;
-      this.occupySlot(hook.id, inFlight, () => this.send(row, leaseId, hook, sent));
+      this.ready.push({ hookId: hook.id, claimedAt, send: () => this.send(row, leaseId, hook, sent), giveBack: () => void this.record({ kind: "release", row, leaseId }) });
     }
+    this.pump();
+  }
+
+  /**
+   * Starts waiting sends while slots are free, oldest first, skipping hooks at their in-flight
+   * cap; gives back rows that waited too long, and every waiting row once stopping.
+   */
+  private pump(): void {
+    if (this.ready.length === 0) return;
+    const now = Date.now();
+    const left: ReadySend[] = [];
+    for (const r of this.ready) {
+      if (this.stopping || now - r.claimedAt > this.readyMaxWaitMs) {
+        r.giveBack();
+        continue;
+      }
+      const inFlight = this.perHook.get(r.hookId) ?? 0;
+      if (this.inFlight >= this.options.concurrency || inFlight >= this.options.perHookInFlight) {
+        left.push(r);
+        continue;
+      }
+      this.occupySlot(r.hookId, inFlight, r.send);
+    }
+    this.ready = left;
   }
 
   /**
    * Sends claimed batches: one POST per batch, signed once with the batch id as `webhook-id`;
    * every member shares the attempt's outcome (an attempt row each, the same next attempt).
    */
-  private async dispatchBatches(leaseId: string, batches: ClaimedBatch[]): Promise<void> {
+  private async dispatchBatches(leaseId: string, batches: ClaimedBatch[], claimedAt: number): Promise<void> {
     const { hookById, eventById, shaping } = await this.loadFor(batches.flatMap((b) => b.rows));
     for (const batch of batches) {
       const hook = hookById.get(batch.hookId);
@@ -230,14 +321,14 @@ export class Dispatcher {
         all("park");
         continue;
       }
-      const inFlight = this.perHook.get(hook.id) ?? 0;
-      if (inFlight >= this.options.perHookInFlight || this.stopping) {
+      if (this.stopping) {
         all("release");
         continue;
       }
       const body = batchBody(members.map((r) => webhookBody(eventById.get(r.eventId)!, hook, shaping)));
-      this.occupySlot(hook.id, inFlight, () => this.sendBatch(batch.id, members, leaseId, hook, body));
+      this.ready.push({ hookId: hook.id, claimedAt, send: () => this.sendBatch(batch.id, members, leaseId, hook, body), giveBack: () => all("release") });
     }
+    this.pump();
   }
 
   private async sendBatch(batchId: string, rows: DeliveryEntity[], leaseId: string, hook: HookEntity, body: string): Promise<void> {
