@@ -17,6 +17,12 @@ import { decide } from "./retry-policy.js";
 import { activeSecrets, signedHeaders } from "./sign.js";
 
 
+/**
+ * Outcome batches written at once: while one commits, the next one's statements run (they touch
+ * different delivery rows; a shared hook row makes the second wait only for the first's commit).
+ */
+const OUTCOME_WRITERS = 2;
+
 /** A claimed delivery (or batch) loaded and waiting for an in-flight slot. */
 interface ReadySend {
   hookId: string;
@@ -76,7 +82,9 @@ export class Dispatcher {
   private wakeUp: (() => void) | null = null;
   private loopDone: Promise<void> | null = null;
   private outcomes: Array<{ outcome: Outcome; written: () => void }> = [];
-  private flushing: Promise<void> | null = null;
+  /** Outcome batches being written (at most {@link OUTCOME_WRITERS}), and whether one is about to start. */
+  private readonly flushes = new Set<Promise<void>>();
+  private flushScheduled = false;
   private readonly sends = new Set<Promise<void>>();
   /** Claims being loaded and sent (see `startDispatch`), and how many slots they hold, in all and per hook. */
   private readonly dispatching = new Set<Promise<void>>();
@@ -134,8 +142,7 @@ export class Dispatcher {
     await Promise.race([drained, timer]);
     this.abort.abort();
     await drained;
-    await this.flushing;
-    await this.flush();
+    await this.flushAll();
   }
 
   private idle(ms: number): Promise<void> {
@@ -371,38 +378,57 @@ export class Dispatcher {
   }
 
   /**
-   * Queues an outcome; outcomes are written in batches, one transaction each. Resolves once its
-   * batch has been written (or has failed: the row then keeps its lease until it expires).
+   * Queues an outcome; outcomes are written in batches, one transaction each, up to
+   * {@link OUTCOME_WRITERS} at once (a batch takes every outcome queued when it starts, so the
+   * batches grow with the load). Resolves once its batch has been written (or has failed: the
+   * row then keeps its lease until it expires).
    */
   private record(outcome: Outcome): Promise<void> {
     return new Promise<void>((written) => {
       this.outcomes.push({ outcome, written });
-      this.flushing ??= Promise.resolve().then(() => this.flush());
+      this.scheduleFlush();
     });
   }
 
-  private async flush(): Promise<void> {
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.outcomes.length === 0 || this.flushes.size >= OUTCOME_WRITERS) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => {
+      this.flushScheduled = false;
+      if (this.outcomes.length === 0 || this.flushes.size >= OUTCOME_WRITERS) return;
+      const batch = this.outcomes;
+      this.outcomes = [];
+      const written: Promise<void> = this.writeOutcomes(batch).finally(() => {
+        this.flushes.delete(written);
+        this.scheduleFlush();
+      });
+      this.flushes.add(written);
+    });
+  }
+
+  /** Writes every queued outcome and waits for the writes in progress. */
+  private async flushAll(): Promise<void> {
+    while (this.outcomes.length || this.flushes.size || this.flushScheduled) {
+      this.scheduleFlush();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      await Promise.all([...this.flushes]);
+    }
+  }
+
+  private async writeOutcomes(batch: Array<{ outcome: Outcome; written: () => void }>): Promise<void> {
     try {
-      while (this.outcomes.length) {
-        const batch = this.outcomes;
-        this.outcomes = [];
-        try {
-          const now = this.deps.clock.now();
-          const outcomes = batch.map((b) => b.outcome);
-          const events = await recordOutcomes(this.deps.db, outcomes, now, this.options.disableAfterMs);
-          this.announce(events);
-          this.announceDeliveries(deliveryStates(outcomes, now));
-          observeOutcomes(outcomes, this.deps.metrics, this.deps.logger);
-          this.deps.metrics?.eventsCommitted(events);
-        } catch (error) {
-          // The rows keep their lease and become due again when it expires: delayed, not lost.
-          this.deps.logger.error({ err: error, count: batch.length }, "recording delivery outcomes failed");
-        } finally {
-          for (const b of batch) b.written();
-        }
-      }
+      const now = this.deps.clock.now();
+      const outcomes = batch.map((b) => b.outcome);
+      const events = await recordOutcomes(this.deps.db, outcomes, now, this.options.disableAfterMs);
+      this.announce(events);
+      this.announceDeliveries(deliveryStates(outcomes, now));
+      observeOutcomes(outcomes, this.deps.metrics, this.deps.logger);
+      this.deps.metrics?.eventsCommitted(events);
+    } catch (error) {
+      // The rows keep their lease and become due again when it expires: delayed, not lost.
+      this.deps.logger.error({ err: error, count: batch.length }, "recording delivery outcomes failed");
     } finally {
-      this.flushing = null;
+      for (const b of batch) b.written();
     }
   }
 
