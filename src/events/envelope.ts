@@ -24,15 +24,38 @@ export interface EventEnvelope {
 
 /** Renders `event` as its envelope. */
 export function toEnvelope(event: EventEntity): EventEnvelope {
+  return envelopeOf({ ...event, occurredAt: event.occurredAt.toISOString(), cursor: sequenceCursor(event.sequence) });
+}
+
+/** The parts of an event an envelope is made of, as the GraphQL `Event` type also carries them. */
+export interface EnvelopeParts {
+  id: string;
+  type: string;
+  source: string;
+  /** ISO 8601. */
+  occurredAt: string;
+  sequence: number;
+  cursor: string;
+  listId?: string | null;
+  tag?: string | null;
+  data: unknown;
+}
+
+/**
+ * The envelope of an event's parts, with its keys in the one order every sender uses (webhook
+ * bodies, and `hookcast listen` rebuilding them from the stream), so equal events serialize to
+ * equal bytes.
+ */
+export function envelopeOf(e: EnvelopeParts): EventEnvelope {
   return {
-    id: event.id,
-    type: event.type,
-    source: event.source,
-    timestamp: event.occurredAt.toISOString(),
-    sequence: event.sequence,
-    cursor: sequenceCursor(event.sequence),
-    ...(event.listId ? { listId: event.listId } : {}),
-    ...(event.tag ? { tag: event.tag } : {}),
-    data: event.data,
+    id: e.id,
+    type: e.type,
+    source: e.source,
+    timestamp: e.occurredAt,
+    sequence: e.sequence,
+    cursor: e.cursor,
+    ...(e.listId ? { listId: e.listId } : {}),
+    ...(e.tag ? { tag: e.tag } : {}),
+    data: e.data,
   };
 }

@@ -2,6 +2,7 @@ import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
 import { generateSigningSecret, signedHeaders } from "../delivery/sign.js";
 import { USER_AGENT } from "../delivery/http-client.js";
+import { envelopeOf, type EnvelopeParts } from "../events/envelope.js";
 
 /** Options of `hookcast listen`. */
 export interface ListenOptions {
@@ -34,32 +35,8 @@ const QUERY = `subscription Listen($types: [String!], $after: String) {
   events(types: $types, after: $after) { id cursor type source sequence occurredAt listId tag data }
 }`;
 
-interface StreamedEvent {
-  id: string;
-  cursor: string;
-  type: string;
-  source: string;
-  sequence: number;
-  occurredAt: string;
-  listId: string | null;
-  tag: string | null;
-  data: unknown;
-}
-
-/** The webhook envelope of a streamed event, byte for byte as the dispatcher sends it (`toEnvelope`). */
-export function envelopeOf(e: StreamedEvent): string {
-  return JSON.stringify({
-    id: e.id,
-    type: e.type,
-    source: e.source,
-    timestamp: e.occurredAt,
-    sequence: e.sequence,
-    cursor: e.cursor,
-    ...(e.listId ? { listId: e.listId } : {}),
-    ...(e.tag ? { tag: e.tag } : {}),
-    data: e.data,
-  });
-}
+/** An event as the subscription streams it: the parts of its webhook envelope. */
+type StreamedEvent = EnvelopeParts;
 
 /**
  * `hookcast listen` (like the Stripe CLI's): subscribes to the account's events over graphql-ws
@@ -100,7 +77,7 @@ export function listen(options: ListenOptions): Listener {
   });
 
   const forward = async (event: StreamedEvent) => {
-    const body = envelopeOf(event);
+    const body = JSON.stringify(envelopeOf(event));
     const started = Date.now();
     try {
       const res = await fetch(options.forwardTo, {
