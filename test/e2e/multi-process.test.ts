@@ -3,7 +3,7 @@
  * receiver on port 0, and worker processes started as `node dist/src/main.js` with
  * HOOKCAST_ROLE=worker — then run side by side, killed with SIGKILL, and stopped with SIGTERM.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config.js";
 import { startTestApp, waitFor, type TestApp } from "../helpers/app.js";
 import { createMysqlDatabase } from "../helpers/mysql.js";
+import { killWorkerProcesses, startWorkerProcess, type WorkerProcess } from "../helpers/processes.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -106,55 +107,9 @@ class Receiver {
   }
 }
 
-/** A worker process and what it printed (for failure messages). */
-interface WorkerProcess {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const children = new Set<ChildProcess>();
-
-/** Starts `node dist/src/main.js` as a worker on `databaseUrl`; registered for teardown. */
-function startWorkerProcess(databaseUrl: string, env: Record<string, string> = {}): WorkerProcess {
-  const child = spawn(process.execPath, ["dist/src/main.js"], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      HOOKCAST_ROLE: "worker",
-      DATABASE_URL: databaseUrl,
-      HOOKCAST_ALLOW_PRIVATE_TARGETS: "true",
-      LOG_LEVEL: "warn",
-      HOOKCAST_RETRY_SCHEDULE: "200ms,200ms,200ms",
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.add(child);
-  let output = "";
-  child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("exit", (code, signal) => {
-      children.delete(child);
-      resolve({ code, signal });
-    }),
-  );
-  return { child, output: () => output.slice(-4_000), exited };
-}
-
-async function killAll(): Promise<void> {
-  await Promise.all(
-    [...children].map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          child.once("exit", () => resolve());
-          child.kill("SIGKILL");
-        }),
-    ),
-  );
-  children.clear();
+/** A worker on `databaseUrl` with this suite's short retries. */
+function startWorker(databaseUrl: string, env: Record<string, string> = {}): WorkerProcess {
+  return startWorkerProcess("dist/src/main.js", databaseUrl, { HOOKCAST_RETRY_SCHEDULE: "200ms,200ms,200ms", ...env });
 }
 
 /**
@@ -220,7 +175,7 @@ async function setUp(hookNames: string[]): Promise<Setup> {
       hooks.set(name, data.createHook.hook.id);
     }
     const teardown = async () => {
-      await killAll();
+      await killWorkerProcesses();
       for (const c of cleanups) await c().catch(() => {});
     };
     return { t, receiver, sql, databaseUrl: db.url, hooks, teardown };
@@ -291,7 +246,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await killAll();
+  await killWorkerProcesses();
 });
 
 describe("delivery engine across worker processes on MySQL", () => {
@@ -305,7 +260,7 @@ describe("delivery engine across worker processes on MySQL", () => {
 
   it("two workers over 2,000 events: every (hook, event) delivered, never one webhook-id in flight twice at once", async () => {
     const s = (current = await setUp(["a", "b"]));
-    const workers = [startWorkerProcess(s.databaseUrl), startWorkerProcess(s.databaseUrl)];
+    const workers = [startWorker(s.databaseUrl), startWorker(s.databaseUrl)];
     await produceEvents(s, 2_000, "two");
     const expected = await eventIdsOfType(s.sql, "contact.created");
     expect(expected.size).toBe(2_000);
@@ -354,7 +309,7 @@ describe("delivery engine across worker processes on MySQL", () => {
     const expected = await eventIdsOfType(s.sql, "contact.created");
     expect(expected.size).toBe(1_500);
 
-    const first = startWorkerProcess(s.databaseUrl, env);
+    const first = startWorker(s.databaseUrl, env);
     await waitUntil(() => s.receiver.received.length >= 300, 30_000, () => `received ${s.receiver.received.length}; ${first.output()}`);
     first.child.kill("SIGKILL");
     expect((await first.exited).signal).toBe("SIGKILL");
@@ -363,7 +318,7 @@ describe("delivery engine across worker processes on MySQL", () => {
     // What the dead worker held: rows still under its lease.
     const leased = new Set((await rows<{ id: string }>(s.sql, "SELECT id FROM deliveries WHERE status = 'DELIVERING' OR lease_id IS NOT NULL")).map((r) => r.id));
 
-    const second = startWorkerProcess(s.databaseUrl, env);
+    const second = startWorker(s.databaseUrl, env);
     await waitUntil(() => s.receiver.eventIds("k").size >= expected.size, 45_000, () => `received ${s.receiver.eventIds("k").size}; ${second.output()}`);
     await waitFor(async () => (await statusCounts(s.sql)).DELIVERED === 1_500, { timeoutMs: 10_000 }).catch(() => undefined);
     expect(await statusCounts(s.sql)).toEqual({ DELIVERED: 1_500 });
@@ -389,7 +344,7 @@ describe("delivery engine across worker processes on MySQL", () => {
     await produceEvents(s, 60, "term");
     s.receiver.hold = true;
     // LOG_LEVEL=info: its "shutting down" line tells when the signal has been handled.
-    const worker = startWorkerProcess(s.databaseUrl, { HOOKCAST_DELIVERY_CONCURRENCY: "16", LOG_LEVEL: "info" });
+    const worker = startWorker(s.databaseUrl, { HOOKCAST_DELIVERY_CONCURRENCY: "16", LOG_LEVEL: "info" });
     await waitUntil(() => s.receiver.held.length >= 16, 15_000, () => `held ${s.receiver.held.length}; ${worker.output()}`);
 
     const signalledAt = Date.now();
@@ -418,7 +373,7 @@ describe("delivery engine across worker processes on MySQL", () => {
     // Another worker finishes the job.
     s.receiver.hold = false;
     for (const h of s.receiver.held.splice(0)) h.release();
-    const next = startWorkerProcess(s.databaseUrl);
+    const next = startWorker(s.databaseUrl);
     await waitFor(async () => (await statusCounts(s.sql)).DELIVERED === 60, { timeoutMs: 15_000 }).catch(() => undefined);
     expect(await statusCounts(s.sql), next.output()).toEqual({ DELIVERED: 60 });
     expect(s.receiver.eventIds("t")).toEqual(await eventIdsOfType(s.sql, "contact.created"));

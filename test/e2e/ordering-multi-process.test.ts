@@ -6,7 +6,7 @@
  * PER_CONTACT hook the same, batch by batch — with nothing lost, and never two requests of one
  * ordering key open at once.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -15,6 +15,7 @@ import { createConnection, type Connection } from "mysql2/promise";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, waitFor, type TestApp } from "../helpers/app.js";
 import { createMysqlDatabase } from "../helpers/mysql.js";
+import { killWorkerProcesses, startWorkerProcess, type WorkerProcess } from "../helpers/processes.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 /**
@@ -106,44 +107,9 @@ class OrderReceiver {
   }
 }
 
-const children = new Set<ChildProcess>();
-
-/** Starts `node <build>/src/main.js` as a worker on `databaseUrl`; killed at teardown. */
-function startWorkerProcess(databaseUrl: string, env: Record<string, string> = {}): { child: ChildProcess; output: () => string; exited: Promise<unknown> } {
-  const child = spawn(process.execPath, [`${BUILD}/src/main.js`], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      HOOKCAST_ROLE: "worker",
-      DATABASE_URL: databaseUrl,
-      HOOKCAST_ALLOW_PRIVATE_TARGETS: "true",
-      LOG_LEVEL: "warn",
-      // Enough retries that nothing goes DEAD: every failure is retried, in order.
-      HOOKCAST_RETRY_SCHEDULE: Array(20).fill("50ms").join(","),
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.add(child);
-  let output = "";
-  child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.once("exit", () => children.delete(child));
-  return { child, output: () => output.slice(-4_000), exited };
-}
-
-async function killAll(): Promise<void> {
-  await Promise.all(
-    [...children].map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          child.once("exit", () => resolve());
-          child.kill("SIGKILL");
-        }),
-    ),
-  );
+/** A worker of this suite's build on `databaseUrl`, with enough retries that nothing goes DEAD. */
+function startWorker(databaseUrl: string, env: Record<string, string> = {}): WorkerProcess {
+  return startWorkerProcess(`${BUILD}/src/main.js`, databaseUrl, { HOOKCAST_RETRY_SCHEDULE: Array(20).fill("50ms").join(","), ...env });
 }
 
 async function rows<T>(sql: Connection, query: string, params: unknown[] = []): Promise<T[]> {
@@ -177,12 +143,12 @@ beforeAll(() => {
 }, 120_000);
 
 afterEach(async () => {
-  await killAll();
+  await killWorkerProcesses();
   while (cleanups.length) await cleanups.pop()!().catch(() => {});
 });
 
 afterAll(async () => {
-  await killAll();
+  await killWorkerProcesses();
   rmSync(`${ROOT}/${BUILD}`, { recursive: true, force: true });
 });
 
@@ -190,7 +156,7 @@ afterAll(async () => {
 interface Scenario {
   env?: Record<string, string>;
   /** Runs once the events are appended (e.g. kill a worker mid-stream). */
-  during?: (workers: Array<ReturnType<typeof startWorkerProcess>>, receiver: OrderReceiver) => Promise<void>;
+  during?: (workers: WorkerProcess[], receiver: OrderReceiver) => Promise<void>;
   /** Whether a killed worker may have left requests to be sent again. */
   resent?: boolean;
 }
@@ -223,7 +189,7 @@ async function runScenario(scenario: Scenario): Promise<void> {
       expect(data.createHook.hook.status).toBe("ACTIVE");
     }
 
-    const workers = [startWorkerProcess(db.url, scenario.env), startWorkerProcess(db.url, scenario.env)];
+    const workers = [startWorker(db.url, scenario.env), startWorker(db.url, scenario.env)];
     // 16 contacts × 10 events, appended while the workers run, in small transactions that mix
     // contacts: both workers fan out and claim concurrently.
     const [{ id: accountId }] = await rows<{ id: string }>(sql, "SELECT id FROM accounts ORDER BY id LIMIT 1");
