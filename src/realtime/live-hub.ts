@@ -63,6 +63,7 @@ class RenderGroup {
     private readonly variableValues: Record<string, unknown>,
     private readonly contextValue: unknown,
     private readonly logger: Logger,
+    private readonly rendered: () => void,
   ) {}
 
   /**
@@ -70,6 +71,7 @@ class RenderGroup {
    * only copied behind each subscriber's message id. Never rejects.
    */
   async render(root: unknown): Promise<Buffer> {
+    this.rendered();
     return Buffer.from(await this.renderJson(root), "utf8");
   }
 
@@ -312,6 +314,7 @@ export class LiveHub {
   private readonly poll: NodeJS.Timeout;
   private deliveryChain: Promise<void> = Promise.resolve();
   private polling = false;
+  private renders = 0;
 
   constructor(
     readonly deps: LiveHubDeps,
@@ -344,6 +347,15 @@ export class LiveHub {
   /** Render groups: distinct (account, operation) pairs being executed and serialized once each. */
   get groupCount(): number {
     return this.groups.size;
+  }
+
+  /**
+   * Executions (each with its serialization) of an operation for one event or delivery state,
+   * since the start: the fan-out cost. Live, one per event per group, however many subscribers
+   * the group has; a replay renders for its own subscription.
+   */
+  get renderCount(): number {
+    return this.renders;
   }
 
   /** Counts a connection of `accountId`; false when the account is at its cap. */
@@ -445,7 +457,7 @@ export class LiveHub {
     const variables = Object.fromEntries([...used].sort().map((name) => [name, info.variableValues[name]]));
     const key = `${caller.accountId}\n${print(document)}\n${JSON.stringify(variables)}`;
     let group = this.groups.get(key);
-    if (!group) this.groups.set(key, (group = new RenderGroup(key, info.schema, document, info.variableValues, caller.contextValue, this.deps.logger)));
+    if (!group) this.groups.set(key, (group = new RenderGroup(key, info.schema, document, info.variableValues, caller.contextValue, this.deps.logger, () => this.renders++)));
     return group;
   }
 

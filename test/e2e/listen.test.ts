@@ -9,7 +9,12 @@ import type { AddressInfo } from "node:net";
 import { rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createContact as createContactService } from "../../src/contacts/contact.service.js";
+import { openDb } from "../../src/db/index.js";
 import { verifyWebhook } from "../../src/delivery/sign.js";
+import { MemoryEventBus } from "../../src/events/event-bus.js";
+import { EventLog } from "../../src/events/event-log.js";
+import { systemClock } from "../../src/shared/clock.js";
 import { DRIVERS, freshDatabaseUrl } from "../helpers/db.js";
 import { BOOTSTRAP_KEY, startTestApp, waitFor, type TestApp } from "../helpers/app.js";
 import { allEvents, createContact } from "../helpers/graphql.js";
@@ -45,6 +50,20 @@ async function startVerifyingReceiver(secret: () => string): Promise<{ url: stri
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, ok, bad, server };
+}
+
+/**
+ * Creates a contact in the account with the project's own services on a connection of its own,
+ * as any writer sharing the database would (no server involved); returns the contact.
+ */
+async function commitContact(databaseUrl: string, accountId: string, email: string): Promise<{ id: string }> {
+  const db = await openDb(databaseUrl);
+  try {
+    const eventLog = new EventLog(db, new MemoryEventBus(), systemClock);
+    return await createContactService({ db, eventLog }, { accountId, apiKeyId: null, source: "api" }, { email });
+  } finally {
+    await db.close();
+  }
 }
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -89,14 +108,30 @@ describe.each(DRIVERS)("hookcast listen on %s", (driver) => {
     await t.ok(`mutation($id: ID!) { recordBounce(contactId: $id) { id } }`, { id: a.id }); // filtered out
     await waitFor(() => receiver.ok.length >= 2, { message: out });
 
-    // The server restarts on the same port; meanwhile listen retries, then resumes after its cursor.
+    // The server stops; while nothing serves, an event is committed straight to the database,
+    // so it is in the log before listen can reconnect: it must come from the replay after the
+    // cursor listen resumes from, once, and nothing before that cursor may come again.
+    const { me } = await t.ok(`{ me { id } }`);
     await t.app.stop();
     await waitFor(() => /disconnected/.test(out), { message: out });
+    const forwardedBefore = receiver.ok.length;
+    const lastBefore = receiver.ok[forwardedBefore - 1].envelope.sequence;
+    const b = await commitContact(db.url, me.id, "b@example.com");
     t = await startTestApp(driver, { databaseUrl: db.url, env: { PORT: port } }); // stopped by the cleanup above
-    const b = await createContact(t, { email: "b@example.com" }); // may commit before the reconnect: replayed
-    await waitFor(() => (out.match(/connected to ws:/g) ?? []).length >= 2, { timeoutMs: 15_000, message: out });
+    await waitFor(() => receiver.ok.length > forwardedBefore, { timeoutMs: 15_000, message: out });
+    expect(out).toMatch(/connected to ws:\S+ \(resuming after the last event\)/);
     await t.ok(`mutation($id: ID!) { tagContact(contactId: $id, tag: "late") { id } }`, { id: b.id });
-    await waitFor(() => receiver.ok.length >= 4, { timeoutMs: 15_000, message: out });
+    await waitFor(() => receiver.ok.length >= forwardedBefore + 2, { timeoutMs: 15_000, message: out });
+
+    // After the reconnect: the event committed while down (once), then the live one; nothing older.
+    const afterReconnect = receiver.ok.slice(forwardedBefore).map((f) => f.envelope);
+    expect(afterReconnect.map((e) => [e.type, e.data.id, e.tag ?? null])).toEqual([
+      ["contact.created", b.id, null],
+      ["contact.tag_added", b.id, "late"],
+    ]);
+    for (const e of afterReconnect) expect(e.sequence).toBeGreaterThan(lastBefore);
+    // The first connection started live from now; only the second one resumed.
+    expect(out.match(/connected to ws:.*/g)).toEqual([expect.not.stringContaining("resuming"), expect.stringContaining("resuming after the last event")]);
 
     // Exactly the matching events of the log, in order, each once, each body the webhook envelope.
     const log = (await allEvents(t)).filter((e) => ["contact.created", "contact.tag_added"].includes(e.type));

@@ -2,7 +2,8 @@
  * The live stream across processes (issue 5): two real server processes (`node dist/src/main.js`)
  * on one MariaDB database and one Redis; a mutation on one reaches a graphql-ws subscriber of the
  * other. Redis is only the wake-up: a process that misses the notice still streams the event
- * from the log at its safety poll.
+ * from the log at its safety poll. Delivery states written by a worker process reach a
+ * `deliveryUpdates` subscriber of an API process.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -13,6 +14,9 @@ import { BOOTSTRAP_KEY, waitFor } from "../helpers/app.js";
 import { EVENT_FIELDS } from "../helpers/graphql.js";
 import { collect, disposeLiveClients, liveClient } from "../helpers/live.js";
 import { createMysqlDatabase } from "../helpers/mysql.js";
+import { killWorkerProcesses, startWorkerProcess } from "../helpers/processes.js";
+import { scrape, valueOf } from "../helpers/prometheus.js";
+import { startReceiver } from "../helpers/receiver.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const REDIS_URL = process.env.HOOKCAST_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -58,6 +62,7 @@ beforeAll(() => {
 
 afterEach(async () => {
   await disposeLiveClients();
+  await killWorkerProcesses();
   await Promise.all(
     [...children].map(
       (child) =>
@@ -136,5 +141,54 @@ describe("live stream across processes with Redis (MySQL)", () => {
     expect(fromA.map((e) => e.data.id)).toEqual(created);
     const sequences = stream.items.map((e) => e.sequence);
     expect(sequences).toEqual(Array.from({ length: sequences.length }, (_, i) => sequences[0] + i));
+  }, 60_000);
+  it("deliveryUpdates: a worker process's retry and delivery reach a subscriber of an API process", async () => {
+    const db = await createMysqlDatabase();
+    cleanups.push(db.drop);
+    const channel = `hc_test_${randomBytes(6).toString("hex")}`;
+    const shared = { DATABASE_URL: db.url, REDIS_URL, HOOKCAST_REDIS_CHANNEL: channel };
+    // The API process sends nothing (role api): every delivery state comes from the worker.
+    const api = await startServer({ ...shared, HOOKCAST_ALLOW_PRIVATE_TARGETS: "true" });
+    const worker = startWorkerProcess("dist/src/main.js", db.url, { ...shared, HOOKCAST_RETRY_SCHEDULE: "200ms" });
+    const receiver = await startReceiver();
+    cleanups.push(() => receiver.stop());
+    receiver.answer = (_req, index) => (index === 0 ? { status: 500, body: "try again" } : { status: 204 });
+
+    const spy = new Redis(REDIS_URL);
+    cleanups.push(() => spy.quit());
+    const heard: any[] = [];
+    spy.on("message", (_ch: string, message: string) => heard.push(JSON.parse(message).n));
+    await spy.subscribe(`${channel}:deliveries`);
+
+    const hook = (await gql(api.url, `mutation($url: String!) { createHook(input: { url: $url, events: ["*"] }) { hook { id status } } }`, { url: `${receiver.url}/hook` })).createHook.hook;
+    expect(hook.status).toBe("ACTIVE");
+    const live = liveClient(api.url, BOOTSTRAP_KEY);
+    const updates = collect(live, `subscription { deliveryUpdates { id status attemptCount nextAttemptAt deliveredAt lastStatusCode lastError event { id } hook { id } } }`);
+    await waitFor(async () => valueOf(await scrape(api.url), "hookcast_live_subscriptions") === 1, { message: "subscription open on the API process" });
+
+    const created = (await gql(api.url, `mutation { createContact(input: { email: "dash@example.com" }) { id } }`)).createContact;
+    const failures = () => `${api.output()}\n${worker.output()}`;
+    await waitFor(() => updates.items.some((d) => d.status === "DELIVERED"), { timeoutMs: 20_000, message: failures() });
+
+    expect(receiver.webhooks).toHaveLength(2);
+    const [first, second] = receiver.webhooks;
+    expect(first.json.data.id).toBe(created.id);
+    const webhookId = first.headers["webhook-id"];
+    expect(second.headers["webhook-id"]).toBe(webhookId);
+    expect(updates.items.map((d) => [d.id, d.status, d.attemptCount, d.lastStatusCode, d.lastError])).toEqual([
+      [webhookId, "FAILED", 1, 500, "HTTP 500: try again"],
+      [webhookId, "DELIVERED", 2, 204, null],
+    ]);
+    expect(updates.items[0].nextAttemptAt).not.toBeNull();
+    expect(updates.items[0].deliveredAt).toBeNull();
+    expect(updates.items[1].deliveredAt).not.toBeNull();
+    for (const d of updates.items) expect([d.event.id, d.hook.id]).toEqual([first.json.id, hook.id]);
+    // Both states crossed Redis on this test's channel.
+    await waitFor(() => heard.length >= 2);
+    expect(heard.flatMap((n) => n.deliveries.map((d: { id: string; status: string }) => [d.id, d.status]))).toEqual([
+      [webhookId, "FAILED"],
+      [webhookId, "DELIVERED"],
+    ]);
+    expect(updates.errors).toEqual([]);
   }, 60_000);
 });

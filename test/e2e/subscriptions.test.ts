@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { DRIVERS } from "../helpers/db.js";
 import { startTestApp, waitFor, type TestApp } from "../helpers/app.js";
-import { allEvents, createContact, EVENT_FIELDS, eventsPage } from "../helpers/graphql.js";
+import { allEvents, createContact, createList, EVENT_FIELDS, eventsPage, type EventNode } from "../helpers/graphql.js";
 import { collect, disposeLiveClients, liveClient } from "../helpers/live.js";
 import { startReceiver, type Receiver } from "../helpers/receiver.js";
 
@@ -33,6 +33,15 @@ function liveSubscriptions(t: TestApp, n: number): Promise<unknown> {
   return waitFor(() => t.app.live!.hub.liveCount === n, { message: `expected ${n} live subscriptions, have ${t.app.live!.hub.liveCount}` });
 }
 
+/**
+ * The webhook body an `Event` must equal, key for key: `occurredAt` is called `timestamp` there,
+ * and a null `listId` or `tag` is left out; every other field has the same name and value.
+ */
+function asWebhookBody(event: EventNode): Record<string, unknown> {
+  const { occurredAt, listId, tag, ...same } = event;
+  return { ...same, timestamp: occurredAt, ...(listId !== null ? { listId } : {}), ...(tag !== null ? { tag } : {}) };
+}
+
 async function createHook(t: TestApp, url: string, apiKey?: string): Promise<string> {
   const data = await t.ok(`mutation($input: CreateHookInput!) { createHook(input: $input) { hook { id status } } }`, { input: { url, events: ["*"] } }, apiKey);
   expect(data.createHook.hook.status).toBe("ACTIVE");
@@ -42,6 +51,9 @@ async function createHook(t: TestApp, url: string, apiKey?: string): Promise<str
 describe.each(DRIVERS)("live stream over graphql-ws on %s", (driver) => {
   it("a mutation's event arrives with the webhook's envelope, equal to the events query's node", async () => {
     const t = await start(driver);
+    // The subscription selects every field of Event: a field added to it is compared below too.
+    const eventType = await t.ok(`{ __type(name: "Event") { fields { name } } }`);
+    expect(eventType.__type.fields.map((f: { name: string }) => f.name).sort()).toEqual(EVENT_FIELDS.split(" ").sort());
     const receiver = await startReceiver();
     receivers.push(receiver);
     await createHook(t, `${receiver.url}/hook`);
@@ -49,25 +61,26 @@ describe.each(DRIVERS)("live stream over graphql-ws on %s", (driver) => {
     const stream = collect(live, EVENTS);
     await liveSubscriptions(t, 1);
 
+    // One event of each envelope shape: neither listId nor tag (a contact, a list), listId, tag.
     const contact = await createContact(t, { email: "ada@example.com", firstName: "Ada" });
-    await waitFor(() => stream.items.length >= 1 && receiver.webhooks.length >= 1);
-    const [event] = stream.items;
-    const webhook = receiver.webhooks[0].json;
-    expect(event.type).toBe("contact.created");
-    expect(event.data).toEqual(contact);
-    // Same envelope fields as the webhook body (timestamp there is occurredAt here) ...
-    expect({ id: event.id, type: event.type, source: event.source, sequence: event.sequence, cursor: event.cursor, timestamp: event.occurredAt, data: event.data }).toEqual({
-      id: webhook.id,
-      type: webhook.type,
-      source: webhook.source,
-      sequence: webhook.sequence,
-      cursor: webhook.cursor,
-      timestamp: webhook.timestamp,
-      data: webhook.data,
-    });
+    const list = await createList(t, "news");
+    await t.ok(`mutation($c: ID!, $l: ID!) { subscribeContact(contactId: $c, listId: $l) { id } }`, { c: contact.id, l: list.id });
+    await t.ok(`mutation($c: ID!) { tagContact(contactId: $c, tag: "vip") { id } }`, { c: contact.id });
+    await waitFor(() => stream.items.length >= 4 && receiver.webhooks.length >= 4);
+    expect(stream.items.map((e) => e.type)).toEqual(["contact.created", "list.created", "contact.subscribed", "contact.tag_added"]);
+    expect(stream.items[0].data).toEqual(contact);
+    expect(stream.items[1].data).toMatchObject(list);
+    expect(stream.items[2].listId).toBe(list.id);
+    expect(stream.items[3].tag).toBe("vip");
+    for (const event of stream.items) {
+      const webhook = receiver.webhooks.find((w) => w.json?.id === event.id);
+      expect(webhook, `no webhook for ${event.id}`).toBeDefined();
+      // The whole body, not chosen fields: a stray or missing key on either side fails.
+      expect(webhook!.json).toStrictEqual(asWebhookBody(event));
+    }
     // ... and the same node as the events query.
     const nodes = await allEvents(t);
-    expect(nodes.find((n) => n.id === event.id)).toEqual(event);
+    for (const event of stream.items) expect(nodes.find((n) => n.id === event.id)).toEqual(event);
     expect(stream.errors).toEqual([]);
   });
 
@@ -194,15 +207,23 @@ describe.each(DRIVERS)("live stream over graphql-ws on %s", (driver) => {
     expect((hookUpdates.errors[0] as any).extensions).toMatchObject({ code: "NOT_FOUND", field: "hookId" });
     expect(hookUpdates.items).toEqual([]);
     const allUpdates = collect(liveB, DELIVERIES);
-    await liveSubscriptions(t, 4);
+    // A's own dashboard: once it has seen A's deliveries, B's would have seen them too if leaked.
+    const updatesOfA = collect(liveClient(t.url, t.apiKey), DELIVERIES);
+    await liveSubscriptions(t, 5);
 
     for (let i = 0; i < 5; i++) await createContact(t, { email: `a-${i}@example.com` });
-    await waitFor(() => receiver.webhooks.length >= 5);
-    const mine = await createContact(t, { email: "b@example.com" }, b.apiKey);
-    await waitFor(() => fromNow.items.length >= 1 && fromStart.items.length >= 1 && afterACursor.items.length >= 0);
-    for (const s of [fromNow, fromStart]) expect(s.items.map((e) => e.data.id)).toEqual([mine.id]);
-    // B's log has one event (sequence 1); A's cursor is past it: nothing, and nothing of A's.
-    expect(afterACursor.items).toEqual([]);
+    const eventsOfA = (await allEvents(t)).filter((e) => /^a-\d@/.test(e.data.email ?? "")).map((e) => e.id);
+    expect(eventsOfA).toHaveLength(5);
+    await waitFor(() => eventsOfA.every((id) => updatesOfA.items.some((d) => d.event.id === id && d.status === "DELIVERED")), { timeoutMs: 15_000 });
+
+    // B's log: as many events as A's cursor's sequence, plus one; only that last one is after it.
+    const afterSequence = (await eventsPage(t, { first: 500 })).edges.find((e) => e.cursor === cursorOfA)!.node.sequence;
+    const ofB: string[] = [];
+    for (let i = 0; i <= afterSequence; i++) ofB.push((await createContact(t, { email: `b-${i}@example.com` }, b.apiKey)).id);
+    await waitFor(() => fromNow.items.length >= ofB.length && fromStart.items.length >= ofB.length && afterACursor.items.length >= 1);
+    for (const s of [fromNow, fromStart]) expect(s.items.map((e) => e.data.id)).toEqual(ofB);
+    // A's cursor, given by B, means B's own sequence: B's events after it, nothing of A's.
+    expect(afterACursor.items.map((e) => [e.sequence, e.data.id])).toEqual([[afterSequence + 1, ofB[ofB.length - 1]]]);
     expect(allUpdates.items).toEqual([]);
   });
 
@@ -238,6 +259,25 @@ describe.each(DRIVERS)("live stream over graphql-ws on %s", (driver) => {
     // Each state equals what the deliveries query answers afterwards (the table is the truth).
     const rows = await t.ok(`query($h: ID!) { deliveries(hookId: $h) { edges { node { id status attemptCount } } } }`, { h: bad });
     expect(rows.deliveries.edges[0].node).toEqual({ id: ofAll.items.find((d) => d.hook.id === bad).id, status: "DEAD", attemptCount: 2 });
+  });
+
+  it("20 subscribers of one operation cost one execution per event; two operations, two", async () => {
+    const t = await start(driver);
+    const live = liveClient(t.url, t.apiKey);
+    const same = Array.from({ length: 20 }, () => collect(live, EVENTS));
+    const other = Array.from({ length: 3 }, () => collect(live, `subscription { events { id type } }`));
+    await liveSubscriptions(t, 23);
+    const hub = t.app.live!.hub;
+    const before = hub.renderCount;
+
+    const events = 4;
+    const c = await createContact(t, { email: "fan@example.com" });
+    for (let i = 1; i < events; i++) await t.ok(`mutation($id: ID!, $tag: String!) { tagContact(contactId: $id, tag: $tag) { id } }`, { id: c.id, tag: `t${i}` });
+    await waitFor(() => [...same, ...other].every((s) => s.items.length === events));
+    // Per event: one render for the 20, one for the 3; not one per subscriber (23 per event).
+    expect(hub.renderCount - before).toBe(events * 2);
+    for (const s of same) expect(s.items).toEqual(same[0].items);
+    expect(other[0].items).toEqual(same[0].items.map((e) => ({ id: e.id, type: e.type })));
   });
 
   it("subscribers of the same operation share one rendering; queries work over the socket too", async () => {
