@@ -76,6 +76,12 @@ export interface DispatcherDeps {
  */
 export class Dispatcher {
   private inFlight = 0;
+  /**
+   * Attempts whose response is in but whose outcome is not yet written: still leased, so sent
+   * again if this process dies. No send starts while `inFlight + unwritten` is 2 × `concurrency`,
+   * so a killed worker can duplicate at most that many deliveries.
+   */
+  private unwritten = 0;
   private readonly perHook = new Map<string, number>();
   private stopping = false;
   private readonly abort = new AbortController();
@@ -240,7 +246,10 @@ export class Dispatcher {
     };
   }
 
-  /** Runs one send in one of the hook's in-flight slots; the slot is held until its outcome is written. */
+  /**
+   * Runs one send in one of the hook's in-flight slots; the slot is freed when the response is in
+   * (`run` resolves then) and the outcome's write is counted in {@link unwritten} instead.
+   */
   private occupySlot(hookId: string, inFlight: number, run: () => Promise<void>): void {
     this.perHook.set(hookId, inFlight + 1);
     this.inFlight++;
@@ -297,7 +306,8 @@ export class Dispatcher {
         continue;
       }
       const inFlight = this.perHook.get(r.hookId) ?? 0;
-      if (this.inFlight >= this.options.concurrency || inFlight >= this.options.perHookInFlight) {
+      const atRisk = this.inFlight + this.unwritten;
+      if (this.inFlight >= this.options.concurrency || atRisk >= 2 * this.options.concurrency || inFlight >= this.options.perHookInFlight) {
         left.push(r);
         continue;
       }
@@ -354,7 +364,7 @@ export class Dispatcher {
       this.options.retryScheduleMs,
       this.deps.clock.now(),
     );
-    await Promise.all(rows.map((row) => this.record({ kind: "attempt", row, leaseId, startedAt, result, decision, batchId })));
+    this.recordSent(Promise.all(rows.map((row) => this.record({ kind: "attempt", row, leaseId, startedAt, result, decision, batchId }))));
   }
 
   private async send(row: DeliveryEntity, leaseId: string, hook: HookEntity, body: string): Promise<void> {
@@ -371,10 +381,24 @@ export class Dispatcher {
       this.options.retryScheduleMs,
       this.deps.clock.now(),
     );
-    // The slot stays taken until the outcome is written: a sent delivery whose outcome is not
-    // yet recorded is still leased, and is sent again if this process dies. So at most
-    // `concurrency` deliveries are ever at risk of a duplicate, however slow the writes.
-    await this.record({ kind: "attempt", row, leaseId, startedAt, result, decision });
+    this.recordSent(this.record({ kind: "attempt", row, leaseId, startedAt, result, decision }));
+  }
+
+  /**
+   * Frees the request's slot at once and counts the pending outcome write instead: the next
+   * request need not wait for a commit (the slot cycle is the POST alone). A sent delivery whose
+   * outcome is not yet recorded is still leased and is sent again if this process dies, so
+   * {@link pump} starts no send while `inFlight + unwritten` reaches 2 × `concurrency`: that
+   * many deliveries at most are ever at risk of a duplicate, however slow the writes.
+   */
+  private recordSent(written: Promise<unknown>): void {
+    this.unwritten++;
+    // Never rejects (a failed write resolves it too); stop()'s flushAll writes what is queued.
+    void written.finally(() => {
+      this.unwritten--;
+      this.pump();
+      this.wake();
+    });
   }
 
   /**
