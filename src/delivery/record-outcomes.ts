@@ -23,6 +23,9 @@ export type Outcome =
 
 const ERROR_MAX = 500;
 
+/** A hook's `lastDeliveredAt` is kept exact to this, ms (see `updateHooks`). */
+export const LAST_DELIVERED_PRECISION_MS = 1_000;
+
 function errorText(result: PostResult): string | null {
   if (result.error) return result.error.slice(0, ERROR_MAX);
   const status = result.statusCode ?? 0;
@@ -163,7 +166,17 @@ async function updateHooks(m: EntityManager, attempts: Array<Extract<Outcome, { 
   const failing = new Set(attempts.filter((a) => a.decision.kind !== "delivered").map((a) => a.row.hookId));
   const healthy = [...new Set(attempts.map((a) => a.row.hookId))].filter((id) => !failing.has(id));
   if (healthy.length) {
-    await m.update(HookEntity, { id: In(healthy), deletedAt: IsNull() }, { lastDeliveredAt: now, consecutiveFailures: 0, failingSince: null });
+    // Only rows that need it: failing ones, and a lastDeliveredAt older than a second. Under a
+    // steady flow every outcome batch would otherwise rewrite the hook's row, and concurrent
+    // batches (two writers, several workers) would queue on its lock until each commits; with
+    // READ COMMITTED a row the WHERE rejects is not locked at all.
+    await m
+      .createQueryBuilder()
+      .update(HookEntity)
+      .set({ lastDeliveredAt: now, consecutiveFailures: 0, failingSince: null })
+      .where({ id: In(healthy), deletedAt: IsNull() })
+      .andWhere("(consecutive_failures <> 0 OR failing_since IS NOT NULL OR last_delivered_at IS NULL OR last_delivered_at < :fresh)", { fresh: new Date(now.getTime() - LAST_DELIVERED_PRECISION_MS) })
+      .execute();
   }
   if (failing.size === 0) return [];
   attempts = attempts.filter((a) => failing.has(a.row.hookId));

@@ -78,7 +78,7 @@ export class HookStatsType {
   @Field(() => Int, { description: "Deliveries given up after the last retry." })
   dead!: number;
 
-  @Field(() => GraphQLISODateTime, { nullable: true })
+  @Field(() => GraphQLISODateTime, { nullable: true, description: "When a delivery last succeeded, exact to a second (a steady flow refreshes it at most once a second)." })
   lastDeliveredAt!: Date | null;
 
   @Field(() => GraphQLISODateTime, { nullable: true })

@@ -1,0 +1,119 @@
+/**
+ * A hook's health as outcome batches write it (both drivers): a success resets a failing streak
+ * at once, while `lastDeliveredAt` of a healthy hook is refreshed at most once a second (so that
+ * concurrent outcome batches of one busy hook do not queue on its row).
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { claimDue, insertDeliveries, newDelivery } from "../../src/delivery/index.js";
+import { LAST_DELIVERED_PRECISION_MS, recordOutcomes, type Outcome } from "../../src/delivery/record-outcomes.js";
+import { EventEntity } from "../../src/events/event.entity.js";
+import { HookEntity } from "../../src/hooks/hook.entity.js";
+import type { Db } from "../../src/db/index.js";
+import { DRIVERS, openTestDb } from "../helpers/db.js";
+
+const T0 = new Date("2026-05-01T00:00:00.000Z");
+const at = (ms: number) => new Date(T0.getTime() + ms);
+const DISABLE_AFTER_MS = 5 * 86_400_000;
+
+async function addHook(db: Db, id: string, patch: Partial<HookEntity>): Promise<void> {
+  const hook = Object.assign(new HookEntity(), {
+    id,
+    accountId: "acc_1",
+    name: null,
+    url: "http://127.0.0.1:9/x",
+    events: ["*"],
+    sources: ["api"],
+    listId: null,
+    status: "ACTIVE",
+    signingSecret: "whsec_x",
+    previousSecret: null,
+    previousSecretExpiresAt: null,
+    verificationError: null,
+    verifiedAt: T0,
+    activeSince: T0,
+    createdByKeyId: null,
+    lastDeliveredAt: null,
+    lastFailureAt: null,
+    lastError: null,
+    consecutiveFailures: 0,
+    failingSince: null,
+    disabledReason: null,
+    createdAt: T0,
+    updatedAt: T0,
+    deletedAt: null,
+    deletedReason: null,
+    ordering: "NONE",
+    batchMaxSize: null,
+    batchMaxWaitMs: null,
+    ...patch,
+  });
+  await db.write((m) => m.insert(HookEntity, hook as never));
+}
+
+/** One claimed delivery per hook, on events 1..n of acc_1, claimed at `now`. */
+async function claimOnePerHook(db: Db, hookIds: string[], now: Date, from: number) {
+  const events = hookIds.map((_, i) =>
+    Object.assign(new EventEntity(), {
+      id: `evt_${String(from + i).padStart(6, "0")}`,
+      accountId: "acc_1",
+      sequence: from + i,
+      type: "contact.updated",
+      source: "api",
+      occurredAt: T0,
+      data: { id: "con_1" },
+      contactId: "con_1",
+      listId: null,
+      tag: null,
+      actorKeyId: null,
+      fanoutPending: false,
+    }),
+  );
+  await db.write(async (m) => {
+    await m.insert(EventEntity, events as never[]);
+    await insertDeliveries(m, events.map((e, i) => newDelivery({ accountId: "acc_1", hookId: hookIds[i], eventId: e.id, eventSequence: e.sequence, now: T0 })));
+  });
+  return claimDue(db, { limit: 100, now, leaseMs: 60_000 });
+}
+
+function delivered(claim: Awaited<ReturnType<typeof claimOnePerHook>>, startedAt: Date): Outcome[] {
+  return claim.rows.map((row) => ({
+    kind: "attempt",
+    row,
+    leaseId: claim.leaseId,
+    startedAt,
+    result: { statusCode: 204, headers: {}, excerpt: "", durationMs: 3 },
+    decision: { kind: "delivered" },
+  }));
+}
+
+async function health(db: Db, id: string) {
+  const h = await db.read((m) => m.findOneByOrFail(HookEntity, { id }));
+  return { lastDeliveredAt: h.lastDeliveredAt?.toISOString() ?? null, consecutiveFailures: h.consecutiveFailures, failingSince: h.failingSince?.toISOString() ?? null };
+}
+
+describe.each(DRIVERS)("hook health written by outcome batches on %s", (driver) => {
+  let close: (() => Promise<void>) | undefined;
+  afterEach(async () => close?.());
+
+  it("resets a failing streak on success at once, and refreshes lastDeliveredAt of a healthy hook at most once a second", async () => {
+    const t = await openTestDb(driver);
+    close = t.close;
+    const fresh = at(-LAST_DELIVERED_PRECISION_MS / 2);
+    const stale = at(-2 * LAST_DELIVERED_PRECISION_MS);
+    await addHook(t.db, "hook_failing", { consecutiveFailures: 3, failingSince: at(-60_000), lastDeliveredAt: fresh, lastFailureAt: at(-100) });
+    await addHook(t.db, "hook_fresh", { lastDeliveredAt: fresh });
+    await addHook(t.db, "hook_stale", { lastDeliveredAt: stale });
+    await addHook(t.db, "hook_new", {});
+
+    const now = T0;
+    const claim = await claimOnePerHook(t.db, ["hook_failing", "hook_fresh", "hook_stale", "hook_new"], now, 1);
+    expect(claim.rows).toHaveLength(4);
+    await recordOutcomes(t.db, delivered(claim, now), now, DISABLE_AFTER_MS);
+
+    expect(await health(t.db, "hook_failing")).toEqual({ lastDeliveredAt: now.toISOString(), consecutiveFailures: 0, failingSince: null });
+    // Delivered less than a second ago: the row is left alone.
+    expect(await health(t.db, "hook_fresh")).toEqual({ lastDeliveredAt: fresh.toISOString(), consecutiveFailures: 0, failingSince: null });
+    expect(await health(t.db, "hook_stale")).toEqual({ lastDeliveredAt: now.toISOString(), consecutiveFailures: 0, failingSince: null });
+    expect(await health(t.db, "hook_new")).toEqual({ lastDeliveredAt: now.toISOString(), consecutiveFailures: 0, failingSince: null });
+  });
+});
