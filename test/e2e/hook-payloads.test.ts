@@ -202,6 +202,42 @@ describe.each(DRIVERS)("hook payload options on %s", (driver) => {
     expect(await deliveries(quiet.id)).toBe(3);
   });
 
+  it("excludeOwnChanges: replayEvents applies it too, and a bounce reported by the creator's key is suppressed", async () => {
+    const { t, r } = await setup();
+    const accountId = (await t.ok(`{ me { id } }`)).me.id;
+    const other = await createApiKey(t.app.deps.db, accountId);
+    const quiet = await createHook(t, { url: `${r.url}/quiet`, excludeOwnChanges: true });
+    const loud = await createHook(t, { url: `${r.url}/loud` });
+
+    const mine = (await t.ok(`mutation { createContact(input: { email: "mine@example.com" }) { id } }`)).createContact.id;
+    const theirs = (await t.ok(`mutation { createContact(input: { email: "theirs@example.com" }) { id } }`, {}, other.apiKey)).createContact.id;
+    // Bounces are source system whoever reports them, but keep the reporting key.
+    await t.ok(`mutation($c: ID!) { recordBounce(contactId: $c) { id } }`, { c: theirs });
+    await t.ok(`mutation($c: ID!) { recordBounce(contactId: $c) { id } }`, { c: mine }, other.apiKey);
+
+    await waitFor(() => at(r, "/loud").length === 4);
+    await waitFor(() => at(r, "/quiet").length === 2);
+    const seen = (path: string) => at(r, path).map((w) => [w.json.type, w.json.source, w.json.data.id]).sort();
+    expect(seen("/loud")).toEqual(
+      [["contact.created", "api", mine], ["contact.created", "api", theirs], ["contact.bounced", "system", theirs], ["contact.bounced", "system", mine]].sort(),
+    );
+    // The bounce of `theirs` was reported by the hook's creator: not sent, not even queued.
+    expect(seen("/quiet")).toEqual([["contact.created", "api", theirs], ["contact.bounced", "system", mine]].sort());
+    const deliveredEvents = async (hookId: string) =>
+      (await t.ok(`query($h: ID!) { deliveries(hookId: $h, first: 100) { edges { node { event { id } } } } }`, { h: hookId })).deliveries.edges.map((e: any) => e.node.event.id).sort();
+    const quietEvents = await deliveredEvents(quiet.id);
+    expect(quietEvents).toEqual(at(r, "/quiet").map((w) => w.json.id).sort());
+
+    // Replaying the whole log re-sends only the other key's events: the creator's own two get
+    // no delivery now either. The unfiltered hook, replayed alike, gets all four again.
+    expect((await t.ok(`mutation($h: ID!) { replayEvents(hookId: $h) }`, { h: quiet.id })).replayEvents).toBe(2);
+    expect((await t.ok(`mutation($h: ID!) { replayEvents(hookId: $h) }`, { h: loud.id })).replayEvents).toBe(4);
+    await waitFor(() => at(r, "/loud").length === 8);
+    await waitFor(() => at(r, "/quiet").length === 4);
+    expect(await deliveredEvents(quiet.id)).toEqual(quietEvents);
+    expect(at(r, "/quiet").slice(2).map((w) => w.json.id).sort()).toEqual(quietEvents);
+  });
+
   it("the fetch query of SKINNY selects every snapshot field", async () => {
     const { FULL_CONTACT_SELECTION } = await import("../../src/delivery/payload.js");
     expect(FULL_CONTACT_SELECTION).toBe(`{ ${CONTACT_FIELDS} }`);

@@ -4,7 +4,7 @@
  * HOOKCAST_ROLE=worker — then run side by side, killed with SIGKILL, and stopped with SIGTERM.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config.js";
 import { startTestApp, waitFor, type TestApp } from "../helpers/app.js";
 import { createMysqlDatabase } from "../helpers/mysql.js";
-import { killWorkerProcesses, startWorkerProcess, type WorkerProcess } from "../helpers/processes.js";
+import { connectionPortsOf, killWorkerProcesses, startWorkerProcess, type WorkerProcess } from "../helpers/processes.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -110,29 +110,6 @@ class Receiver {
 /** A worker on `databaseUrl` with this suite's short retries. */
 function startWorker(databaseUrl: string, env: Record<string, string> = {}): WorkerProcess {
   return startWorkerProcess("dist/src/main.js", databaseUrl, { HOOKCAST_RETRY_SCHEDULE: "200ms,200ms,200ms", ...env });
-}
-
-/**
- * Local ports of `pid`'s TCP connections to `remotePort` on 127.0.0.1 (Linux /proc): the
- * receiver sees them as remote ports, which tells which worker sent what.
- */
-function connectionPortsOf(pid: number, remotePort: number): Set<number> {
-  const inodes = new Set<string>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (m) inodes.add(m[1]);
-    } catch {
-      // fd closed while listing
-    }
-  }
-  const ports = new Set<number>();
-  for (const line of readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
-    const cols = line.trim().split(/\s+/);
-    if (cols.length < 10 || !inodes.has(cols[9])) continue;
-    if (parseInt(cols[2].split(":")[1], 16) === remotePort) ports.add(parseInt(cols[1].split(":")[1], 16));
-  }
-  return ports;
 }
 
 /** Runs `fn` over `items` with at most `limit` calls at once. */

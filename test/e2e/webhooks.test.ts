@@ -344,6 +344,8 @@ describe.each(DRIVERS)("webhooks on %s", (driver) => {
     expect(h.disabledReason).toMatch(/failed/);
     const note = await waitFor(() => r.webhooks.find((w) => w.path === "/watch"));
     expect(note.json.type).toBe("hook.disabled");
+    // Nobody's key disabled it: the platform did.
+    expect(note.json.source).toBe("system");
 
     // Disabled: new events are not delivered to it; resume brings it back.
     r.answer = () => ({ status: 200 });

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -50,4 +51,34 @@ export async function killWorkerProcesses(): Promise<void> {
     ),
   );
   children.clear();
+}
+
+/**
+ * Local ports of `pid`'s TCP connections to `remotePort` on 127.0.0.1 (Linux /proc): a receiver
+ * sees them as its requests' remote ports, which tells which worker process sent what without
+ * anything in the webhook itself. Only open connections are listed: call it while they are.
+ */
+export function connectionPortsOf(pid: number, remotePort: number): Set<number> {
+  const inodes = new Set<string>();
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return new Set(); // the process is gone, and its connections with it
+  }
+  for (const fd of fds) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]);
+    } catch {
+      // fd closed while listing
+    }
+  }
+  const ports = new Set<number>();
+  for (const line of readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
+    const cols = line.trim().split(/\s+/);
+    if (cols.length < 10 || !inodes.has(cols[9])) continue;
+    if (parseInt(cols[2].split(":")[1], 16) === remotePort) ports.add(parseInt(cols[1].split(":")[1], 16));
+  }
+  return ports;
 }
