@@ -381,6 +381,34 @@ describe.each(DRIVERS)("webhooks on %s", (driver) => {
     expect(bad.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "gracePeriodSeconds" });
   });
 
+  it("rotateHookSecret without gracePeriodSeconds: the old secret signs for 24 h and not after (injected clock)", async () => {
+    const clock = new ManualClock(new Date());
+    const { t, r } = await setup({}, { clock });
+    const { hook, secret: oldSecret } = await createHook(t, { url: `${r.url}/g`, events: ["contact.created"] });
+    const newSecret = (await t.ok(`mutation($id: ID!) { rotateHookSecret(id: $id) { secret } }`, { id: hook.id })).rotateHookSecret.secret;
+    const rotatedAt = clock.now();
+    const DAY = 86_400_000;
+
+    /** The webhook-signature entries standardwebhooks computes for `secrets` over a received request. */
+    const expectedSignatures = (got: { headers: Record<string, unknown>; body: string }, secrets: string[]) => {
+      const at = new Date(Number(got.headers["webhook-timestamp"]) * 1_000);
+      return secrets.map((secret) => new Webhook(secret).sign(got.headers["webhook-id"] as string, at, got.body)).sort();
+    };
+    const sentAt = async (offsetMs: number, email: string) => {
+      clock.set(new Date(rotatedAt.getTime() + offsetMs));
+      await newContact(t, email);
+      const got = await waitFor(() => r.webhooks.find((w) => w.json?.data?.email === email));
+      // Signed at the injected time, so the signature set is the one for that moment.
+      expect(Number(got.headers["webhook-timestamp"])).toBe(Math.floor(clock.now().getTime() / 1_000));
+      return { headers: got.headers as Record<string, unknown>, body: got.body, signatures: (got.headers["webhook-signature"] as string).split(" ").sort() };
+    };
+
+    const justBefore = await sentAt(DAY - 1_000, "before@example.com");
+    expect(justBefore.signatures).toEqual(expectedSignatures(justBefore, [newSecret, oldSecret]));
+    const justAfter = await sentAt(DAY + 1_000, "after@example.com");
+    expect(justAfter.signatures).toEqual(expectedSignatures(justAfter, [newSecret]));
+  });
+
   it("a secret is shown by createHook and rotateHookSecret only: no field of the schema reachable from a hook ever carries it", async () => {
     const { t, r } = await setup();
     // Every field of Hook, Delivery, Event and what they reach, as the running schema has them:
