@@ -160,28 +160,39 @@ export function guardedConnector(policy: EgressPolicy, timeout: number): buildCo
     };
     const timer = setTimeout(() => finish(new errors.ConnectTimeoutError(`connect timeout (${hostname}:${port}, ${timeout} ms)`), null), timeout);
 
-    const attempt = (targets: ResolvedAddress[], index: number) => {
-      const target = targets[index];
+    const open = (target: ResolvedAddress): Socket => {
       const raw = dial({ host: target.address, port, family: target.family, hostname });
-      let socket: Socket = raw;
-      if (secure) {
-        const servername = isIP(hostname) ? undefined : hostname;
-        const sessionKey = servername ?? hostname;
-        const secured = tls.connect({ socket: raw, host: hostname, servername, session: sessions.get(sessionKey), ALPNProtocols: ["http/1.1"] });
-        secured.on("session", (session: Buffer) => {
-          sessions.delete(sessionKey);
-          if (sessions.size >= MAX_TLS_SESSIONS) sessions.delete(sessions.keys().next().value!);
-          sessions.set(sessionKey, session);
-        });
-        socket = secured;
-      }
-      current = socket;
-      socket.setKeepAlive(true, 60_000).setNoDelay(true);
-      const onError = (error: Error) => {
-        socket.destroy();
-        // The next checked address, as happy-eyeballs would; the last error is the one reported.
+      raw.setKeepAlive(true, 60_000).setNoDelay(true);
+      if (!secure) return raw;
+      const servername = isIP(hostname) ? undefined : hostname;
+      const sessionKey = servername ?? hostname;
+      const secured = tls.connect({ socket: raw, host: hostname, servername, session: sessions.get(sessionKey), ALPNProtocols: ["http/1.1"] });
+      secured.on("session", (session: Buffer) => {
+        sessions.delete(sessionKey);
+        if (sessions.size >= MAX_TLS_SESSIONS) sessions.delete(sessions.keys().next().value!);
+        sessions.set(sessionKey, session);
+      });
+      return secured;
+    };
+
+    const attempt = (targets: ResolvedAddress[], index: number): void => {
+      // The next checked address, as happy-eyeballs would; the last error is the one reported.
+      const next = (error: Error) => {
         if (!done && index + 1 < targets.length) attempt(targets, index + 1);
         else finish(error, null);
+      };
+      let socket: Socket;
+      try {
+        socket = open(targets[index]);
+      } catch (error) {
+        next(error instanceof Error ? error : new Error(String(error)));
+        return;
+      }
+      current = socket;
+      const onError = (error: Error) => {
+        socket.on("error", () => {}); // a late second error must not become an uncaught one
+        socket.destroy();
+        next(error);
       };
       socket.once("error", onError);
       socket.once(secure ? "secureConnect" : "connect", () => {

@@ -423,6 +423,21 @@ describe("egress guard: injected dialer", () => {
     expect(onlyClosed.calls).toHaveLength(2);
   });
 
+  it("a dialer that throws fails that address only, and the post reports it without throwing", async () => {
+    const r = await loopbackReceiver();
+    const resolve = fakeResolver({ "two.test": ["2606:4700::1", "93.184.216.34"] });
+    const calls: string[] = [];
+    const dial: Dialer = (o) => {
+      calls.push(o.host);
+      if (o.family === 6) throw new Error("no IPv6 route");
+      return connect({ host: "127.0.0.1", port: r.port });
+    };
+    expect(await client({ resolve, dial }).post("http://two.test/hook", {}, "{}")).toMatchObject({ statusCode: 200 });
+    expect(calls).toEqual(["2606:4700::1", "93.184.216.34"]);
+    const failing = await client({ resolve: fakeResolver({ "six.test": ["2606:4700::1"] }), dial }).post("http://six.test/hook", {}, "{}");
+    expect(failing.error).toBe("request failed: no IPv6 route");
+  });
+
   it("https: TLS runs over the dialled socket, with SNI and certificate checks for the URL's name", async () => {
     const dir = mkdtempSync(join(tmpdir(), "hookcast-tls-"));
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
