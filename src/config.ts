@@ -17,7 +17,7 @@ export interface Config {
   readonly redisUrl?: string;
   /** On an empty database, the first account gets this API key. */
   readonly bootstrapApiKey?: string;
-  /** Allow loopback and private webhook targets (local development and tests only). Default false. */
+  /** Allow loopback and private webhook targets (local development and tests only; refused with NODE_ENV=production). Default false. */
   readonly allowPrivateTargets: boolean;
   /** Delays between delivery attempts, in ms; its length is the number of retries. */
   readonly retryScheduleMs: readonly number[];
@@ -219,6 +219,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`HOOKCAST_LEASE: ${leaseMs} ms must exceed the request timeout (${requestTimeoutMs} ms, HOOKCAST_REQUEST_TIMEOUT)`);
   }
   const publicUrl = env.HOOKCAST_PUBLIC_URL ? parsePublicUrl(env.HOOKCAST_PUBLIC_URL) : undefined;
+  const allowPrivateTargets = parseBool(env, "HOOKCAST_ALLOW_PRIVATE_TARGETS", false);
+  // A production server takes webhook URLs from its users: opening loopback and private networks
+  // there is server-side request forgery by configuration. A private deployment that means it can
+  // still run without NODE_ENV=production; the flag alone must not be enough.
+  if (allowPrivateTargets && env.NODE_ENV === "production") {
+    throw new ConfigError("HOOKCAST_ALLOW_PRIVATE_TARGETS: true is refused with NODE_ENV=production (it opens loopback and private networks to webhook URLs; local development only)");
+  }
   return Object.freeze({
     publicUrl,
     port: parseIntVar(env, "PORT", 4000, 0, 65_535),
@@ -226,7 +233,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl,
     redisUrl: env.REDIS_URL || undefined,
     bootstrapApiKey,
-    allowPrivateTargets: parseBool(env, "HOOKCAST_ALLOW_PRIVATE_TARGETS", false),
+    allowPrivateTargets,
     retryScheduleMs: Object.freeze(retryScheduleMs),
     role,
     disableAfterMs: env.HOOKCAST_DISABLE_AFTER ? parseDuration(env.HOOKCAST_DISABLE_AFTER, "HOOKCAST_DISABLE_AFTER") : 5 * 86_400_000,

@@ -1,5 +1,5 @@
 import dns from "node:dns";
-import { isIPv4, isIPv6, type LookupFunction } from "node:net";
+import net, { isIPv4, isIPv6 } from "node:net";
 import ipaddr from "ipaddr.js";
 
 /**
@@ -31,7 +31,31 @@ export interface EgressPolicy {
   allowPrivate?: boolean;
   /** Name resolution; default `dns.lookup` with `all: true`. Tests inject one. */
   resolve?: Resolver;
+  /**
+   * Opens the TCP connection to one address the guard has checked; default {@link systemDialer}
+   * (`net.connect`). The guard calls it only with an IP address that passed, never with a name,
+   * so tests inject one to see which address would be dialled (and hand back a socket to a
+   * loopback server instead). TLS is layered on the returned socket by the connector, verified
+   * against the URL's host name, so a dialer cannot change what the certificate must prove.
+   */
+  dial?: Dialer;
 }
+
+/** What the guard asks a {@link Dialer} for: a TCP connection to one checked address. */
+export interface DialOptions {
+  /** The checked IP address to connect to: never a name, never a refused address. */
+  host: string;
+  port: number;
+  family: 4 | 6;
+  /** The URL's host (a name, or the literal address as written there): for logs only, never to resolve. */
+  hostname: string;
+}
+
+/** Opens a TCP connection to `options.host:options.port`; the socket may still be connecting. */
+export type Dialer = (options: DialOptions) => net.Socket;
+
+/** The default dialer: `net.connect` to the checked address, no name resolution. */
+export const systemDialer: Dialer = ({ host, port, family }) => net.connect({ host, port, family });
 
 /** The `code` of {@link EgressRefusedError}. */
 export const EGRESS_REFUSED = "EGRESS_REFUSED";
@@ -189,28 +213,16 @@ export async function resolveChecked(hostname: string, policy: EgressPolicy): Pr
 }
 
 /**
- * A `lookup` for `net.connect`/`tls.connect` (undici passes `connect: { lookup }` through): the
- * connection goes only to addresses this lookup checked, so there is no window between check
- * and connect for DNS rebinding. Honours `options.all` (Node 20's autoSelectFamily asks for
- * every address) and `options.family`.
+ * The addresses a connection to `hostname` may dial, all checked: a literal address (as undici
+ * passes it, IPv6 without brackets) is judged as is and never resolved; a name goes through
+ * {@link resolveChecked}. Throws {@link EgressRefusedError}; resolver errors pass through.
  */
-export function egressLookup(policy: EgressPolicy): LookupFunction {
-  return (hostname, options, callback) => {
-    resolveChecked(hostname, policy).then(
-      (addresses) => {
-        const family = options.family === 4 || options.family === 6 ? options.family : options.family === "IPv4" ? 4 : options.family === "IPv6" ? 6 : 0;
-        const usable = family ? addresses.filter((a) => a.family === family) : addresses;
-        if (usable.length === 0) {
-          callback(Object.assign(new Error(`no IPv${family} address for ${hostname}`), { code: "ENOTFOUND" }), "", 0);
-        } else if (options.all) {
-          callback(null, usable);
-        } else {
-          callback(null, usable[0].address, usable[0].family);
-        }
-      },
-      (error: NodeJS.ErrnoException) => callback(error, "", 0),
-    );
-  };
+export async function checkedTargets(hostname: string, policy: EgressPolicy): Promise<ResolvedAddress[]> {
+  const literal = parseAddress(hostname);
+  if (!literal) return resolveChecked(hostname, policy);
+  const refused = refusalOf(literal, policy.allowPrivate);
+  if (refused) throw new EgressRefusedError(refused);
+  return [{ address: literal.toString(), family: literal.kind() === "ipv6" ? 6 : 4 }];
 }
 
 /**

@@ -1,6 +1,7 @@
-import { isIP } from "node:net";
-import { Agent, buildConnector, request } from "undici";
-import { checkEgressUrl, egressLookup, parseAddress, refusalOf, EgressRefusedError, EGRESS_REFUSED_PREFIX, type EgressPolicy } from "./egress.js";
+import { isIP, type Socket } from "node:net";
+import tls from "node:tls";
+import { Agent, errors, request, type buildConnector } from "undici";
+import { checkEgressUrl, checkedTargets, parseAddress, refusalOf, systemDialer, EgressRefusedError, EGRESS_REFUSED_PREFIX, type EgressPolicy, type ResolvedAddress } from "./egress.js";
 
 /** The `user-agent` of every request Hookcast makes. */
 export const USER_AGENT = "Hookcast/0.1.0 (+https://github.com/hookcast)";
@@ -40,8 +41,8 @@ export interface HttpClientOptions {
  * 64 KB of a response is read, so a huge or endless body cannot exhaust memory.
  *
  * Every connection passes the egress guard (see `egress.ts`): a literal address is checked
- * before the request and again in the connector; a name is resolved by the guard's own lookup,
- * every address checked, and the socket connects only to those addresses.
+ * before the request and again in the connector; a name is resolved by the connector, every
+ * address checked, and the policy's dialer is handed only those addresses, never the name.
  */
 export class HttpClient {
   private readonly agent: Agent;
@@ -125,21 +126,88 @@ function literalRefusal(url: string, policy: EgressPolicy): string | null {
   return ip ? refusalOf(ip, policy.allowPrivate) : null;
 }
 
+/** TLS sessions kept for resumption, per server name (undici's own connector keeps 100 too). */
+const MAX_TLS_SESSIONS = 100;
+
 /**
- * undici's connector with the guard: literal addresses never reach `lookup` in `net.connect`,
- * so they are checked here (also covering any path that skipped the check in `post`); names go
- * through {@link egressLookup}, which undici's `buildConnector` passes on to net/tls.connect.
+ * undici's connector with the guard. It resolves the host itself ({@link checkedTargets}: a
+ * literal address judged as is, a name resolved and EVERY address judged) and hands the policy's
+ * dialer only those checked addresses, one at a time in resolver order until one connects. The
+ * socket layer never sees the name, so nothing resolves it a second time: no window between
+ * check and connect for DNS rebinding. For `https:` TLS runs over the dialled socket with SNI and
+ * certificate verification against the URL's host name. `timeout` bounds resolution, every
+ * dial and the TLS handshake together (`UND_ERR_CONNECT_TIMEOUT`).
  */
 export function guardedConnector(policy: EgressPolicy, timeout: number): buildConnector.connector {
-  const connect = buildConnector({ timeout, lookup: egressLookup(policy) });
+  const dial = policy.dial ?? systemDialer;
+  const sessions = new Map<string, Buffer>();
   return (options, callback) => {
-    const ip = isIP(options.hostname) ? parseAddress(options.hostname) : null;
-    const refused = ip && refusalOf(ip, policy.allowPrivate);
-    if (refused) {
-      callback(new EgressRefusedError(refused), null);
-      return;
-    }
-    connect(options, callback);
+    const { hostname, protocol } = options;
+    const secure = protocol === "https:";
+    const port = Number(options.port) || (secure ? 443 : 80);
+    let done = false;
+    let current: Socket | null = null;
+    const finish = (error: Error | null, socket: Socket | null) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (error) {
+        current?.destroy();
+        callback(error, null);
+      } else {
+        callback(null, socket!);
+      }
+    };
+    const timer = setTimeout(() => finish(new errors.ConnectTimeoutError(`connect timeout (${hostname}:${port}, ${timeout} ms)`), null), timeout);
+
+    const open = (target: ResolvedAddress): Socket => {
+      const raw = dial({ host: target.address, port, family: target.family, hostname });
+      raw.setKeepAlive(true, 60_000).setNoDelay(true);
+      if (!secure) return raw;
+      const servername = isIP(hostname) ? undefined : hostname;
+      const sessionKey = servername ?? hostname;
+      const secured = tls.connect({ socket: raw, host: hostname, servername, session: sessions.get(sessionKey), ALPNProtocols: ["http/1.1"] });
+      secured.on("session", (session: Buffer) => {
+        sessions.delete(sessionKey);
+        if (sessions.size >= MAX_TLS_SESSIONS) sessions.delete(sessions.keys().next().value!);
+        sessions.set(sessionKey, session);
+      });
+      return secured;
+    };
+
+    const attempt = (targets: ResolvedAddress[], index: number): void => {
+      // The next checked address, as happy-eyeballs would; the last error is the one reported.
+      const next = (error: Error) => {
+        if (!done && index + 1 < targets.length) attempt(targets, index + 1);
+        else finish(error, null);
+      };
+      let socket: Socket;
+      try {
+        socket = open(targets[index]);
+      } catch (error) {
+        next(error instanceof Error ? error : new Error(String(error)));
+        return;
+      }
+      current = socket;
+      const onError = (error: Error) => {
+        socket.on("error", () => {}); // a late second error must not become an uncaught one
+        socket.destroy();
+        next(error);
+      };
+      socket.once("error", onError);
+      socket.once(secure ? "secureConnect" : "connect", () => {
+        socket.off("error", onError);
+        if (done) socket.destroy();
+        else finish(null, socket);
+      });
+    };
+
+    checkedTargets(hostname, policy).then(
+      (targets) => {
+        if (!done) attempt(targets, 0);
+      },
+      (error: Error) => finish(error, null),
+    );
   };
 }
 

@@ -1,6 +1,6 @@
 export { DeliveryEntity, DeliveryAttemptEntity, type DeliveryStatus } from "./delivery.entity.js";
 export { HttpClient, USER_AGENT, MAX_RESPONSE_READ, type PostResult, type HttpClientOptions } from "./http-client.js";
-export { checkEgressUrl, EgressRefusedError, EGRESS_REFUSED_PREFIX, type EgressPolicy, type Resolver, type ResolvedAddress } from "./egress.js";
+export { checkEgressUrl, EgressRefusedError, EGRESS_REFUSED_PREFIX, systemDialer, type Dialer, type DialOptions, type EgressPolicy, type Resolver, type ResolvedAddress } from "./egress.js";
 export { generateSigningSecret, signedHeaders, activeSecrets, verifyWebhook, type WebhookHeaders } from "./sign.js";
 export { decide, parseRetryAfter, type Decision } from "./retry-policy.js";
 export { newDelivery, orderingKeyOf, queueOptionsOf, insertDeliveries, cancelQueuedDeliveries, unparkDeliveries, requeueDeliveries, PARKED_UNTIL } from "./queue.js";

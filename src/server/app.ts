@@ -1,7 +1,7 @@
 import type { Config } from "../config.js";
 import { bootstrapAccount } from "../accounts/account.service.js";
 import { openDb, type Db } from "../db/index.js";
-import { HttpClient, startWorker, type Resolver, type Worker, type WorkerOptions } from "../delivery/index.js";
+import { HttpClient, startWorker, type Dialer, type Resolver, type Worker, type WorkerOptions } from "../delivery/index.js";
 import { EventLog } from "../events/event-log.js";
 import { MemoryEventBus, type EventBus } from "../events/event-bus.js";
 import { systemClock, type Clock } from "../shared/clock.js";
@@ -29,6 +29,11 @@ export interface Overrides {
   worker?: WorkerOptions;
   /** Name resolution of the egress guard (tests map names to addresses without DNS). */
   resolve?: Resolver;
+  /**
+   * Opens the egress guard's TCP connections, only ever to a checked address (tests record the
+   * address and connect to a loopback receiver instead). Default `net.connect`.
+   */
+  dial?: Dialer;
   /** prom-client process metrics (CPU, memory, event loop) in this instance's registry. Default true. */
   processMetrics?: boolean;
 }
@@ -60,7 +65,7 @@ export async function startHookcast(config: Config, overrides: Overrides = {}): 
   // With REDIS_URL, notices cross processes (live streams and fan-out wake-ups); else in-process.
   const bus = overrides.bus ?? (config.redisUrl ? await RedisEventBus.connect(config.redisUrl, config.live.redisChannel, logger) : new MemoryEventBus());
   const db: Db = await openDb(config.databaseUrl);
-  const http = new HttpClient({ connectTimeoutMs: config.connectTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, connectionsPerOrigin: config.perHookInFlight, egress: { allowPrivate: config.allowPrivateTargets, resolve: overrides.resolve } });
+  const http = new HttpClient({ connectTimeoutMs: config.connectTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, connectionsPerOrigin: config.perHookInFlight, egress: { allowPrivate: config.allowPrivateTargets, resolve: overrides.resolve, dial: overrides.dial } });
   let server: HttpServer | null = null;
   const publicUrl = () => config.publicUrl ?? server?.url ?? `http://localhost:${config.port}`;
   const metrics = new Metrics({

@@ -217,6 +217,7 @@ describe.each(DRIVERS)("command line and start-up on %s", (driver) => {
           ["DATABASE_URL", { DATABASE_URL: "postgres://localhost/hookcast" }],
           ["HOOKCAST_ROLE", { HOOKCAST_ROLE: "boss" }],
           ["HOOKCAST_BOOTSTRAP_API_KEY", { HOOKCAST_BOOTSTRAP_API_KEY: "short" }],
+          ["HOOKCAST_ALLOW_PRIVATE_TARGETS", { HOOKCAST_ALLOW_PRIVATE_TARGETS: "true", NODE_ENV: "production" }],
         ] as Array<[string, Record<string, string>]>)
       : ([
           ["HOOKCAST_RETRY_SCHEDULE", { HOOKCAST_RETRY_SCHEDULE: "5s,soon" }],

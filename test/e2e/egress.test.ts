@@ -1,13 +1,15 @@
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import type { ResolvedAddress } from "../../src/delivery/index.js";
+import type { DialOptions, Dialer, ResolvedAddress } from "../../src/delivery/index.js";
 import { DRIVERS } from "../helpers/db.js";
 import { startTestApp, waitFor, type TestApp } from "../helpers/app.js";
 import { expectError } from "../helpers/graphql.js";
+import { startReceiver } from "../helpers/receiver.js";
 
 // Only loopback sockets are opened here: other addresses come from an injected resolver and are
-// refused before any connection.
+// either refused before any connection or handed to an injected dialer, which records them and
+// connects to a loopback receiver instead.
 
 const CREATE = `mutation($input: CreateHookInput!) { createHook(input: $input) { hook { id url status verificationError } } }`;
 const UPDATE = `mutation($id: ID!, $input: UpdateHookInput!) { updateHook(id: $id, input: $input) { id url status } }`;
@@ -48,10 +50,10 @@ describe.each(DRIVERS)("egress guard on %s", (driver) => {
     while (cleanups.length) await cleanups.pop()!();
   });
 
-  async function app(allowPrivate: boolean, table: Record<string, () => string[]> = {}, env: Record<string, string> = {}): Promise<TestApp> {
+  async function app(allowPrivate: boolean, table: Record<string, () => string[]> = {}, env: Record<string, string> = {}, dial?: Dialer): Promise<TestApp> {
     const t = await startTestApp(driver, {
       env: { HOOKCAST_ALLOW_PRIVATE_TARGETS: String(allowPrivate), ...env },
-      overrides: { resolve: resolver({ "metadata.test": () => ["169.254.169.254"], ...table }), worker: { pollIntervalMs: 50 } },
+      overrides: { resolve: resolver({ "metadata.test": () => ["169.254.169.254"], ...table }), worker: { pollIntervalMs: 50 }, ...(dial ? { dial } : {}) },
     });
     cleanups.push(() => t.stop());
     return t;
@@ -123,5 +125,41 @@ describe.each(DRIVERS)("egress guard on %s", (driver) => {
     expect(attempt.statusCode).toBeNull();
     expect(attempt.error).toBe("egress refused: rebind.test resolves to a refused address (link-local (169.254.0.0/16, fe80::/10))");
     expect(webhooks).toBe(0);
+  });
+
+  it("private targets closed: a public name is dialled only at its checked address; rebound to refused ones, never dialled", async () => {
+    const receiver = await startReceiver();
+    cleanups.push(() => receiver.stop());
+    // Each webhook closes its connection, so the next send opens (and resolves) a new one.
+    receiver.answer = () => ({ status: 204, headers: { connection: "close" } });
+    const port = Number(new URL(receiver.url).port);
+    const dialled: DialOptions[] = [];
+    const dial: Dialer = (options) => {
+      dialled.push({ ...options });
+      return connect({ host: "127.0.0.1", port });
+    };
+
+    let answer = ["93.184.216.34"];
+    const t = await app(false, { "public.test": () => answer }, { HOOKCAST_RETRY_SCHEDULE: "1h" }, dial);
+    const { hook } = (await t.ok(CREATE, { input: { url: `http://public.test:${port}/hook` } })).createHook;
+    expect(hook.status).toBe("ACTIVE");
+    expect(receiver.handshakes).toHaveLength(1);
+    expect(receiver.handshakes[0].headers.host).toBe(`public.test:${port}`);
+
+    await t.ok(`mutation { createContact(input: { email: "public@example.com" }) { id } }`);
+    await waitFor(() => receiver.webhooks.length === 1);
+    expect(dialled.length).toBeGreaterThanOrEqual(1);
+    expect(dialled.every((d) => d.host === "93.184.216.34" && d.family === 4 && d.port === port && d.hostname === "public.test"), JSON.stringify(dialled)).toBe(true);
+    const dialsBefore = dialled.length;
+
+    answer = ["169.254.169.254"];
+    await t.ok(`mutation { createContact(input: { email: "rebound@example.com" }) { id } }`);
+    const refused = await waitFor(async () => {
+      const data = await t.ok(`query($hookId: ID!) { deliveries(hookId: $hookId, first: 10) { edges { node { attempts { statusCode error } } } } }`, { hookId: hook.id });
+      return data.deliveries.edges.flatMap((e: any) => e.node.attempts).find((a: any) => a.error);
+    });
+    expect(refused).toEqual({ statusCode: null, error: "egress refused: public.test resolves to a refused address (link-local (169.254.0.0/16, fe80::/10))" });
+    expect(dialled).toHaveLength(dialsBefore);
+    expect(receiver.webhooks).toHaveLength(1);
   });
 });

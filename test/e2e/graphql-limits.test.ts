@@ -133,7 +133,7 @@ describe.each(DRIVERS)("GraphQL limits on %s", (driver) => {
 
 describe("production", () => {
   it("hides field suggestions and keeps CSRF prevention", async () => {
-    const t = await startTestApp("sqlite", { env: { NODE_ENV: "production" } });
+    const t = await startTestApp("sqlite", { env: { NODE_ENV: "production", HOOKCAST_ALLOW_PRIVATE_TARGETS: "false" } });
     try {
       const r = await post(t, { query: "{ me { nmae } }" });
       const error = expectError(r, "GRAPHQL_VALIDATION_FAILED");

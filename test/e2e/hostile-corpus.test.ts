@@ -1,17 +1,21 @@
+import { createHash } from "node:crypto";
 import { request } from "node:http";
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENTITIES } from "../../src/db/entities.js";
 import { ERROR_CODES } from "../../src/shared/errors.js";
 import { DRIVERS } from "../helpers/db.js";
-import { BOOTSTRAP_KEY, startTestApp, type TestApp } from "../helpers/app.js";
+import { BOOTSTRAP_KEY, loopbackOnlyDial, startTestApp, waitFor, type TestApp } from "../helpers/app.js";
 import { createContact, createList } from "../helpers/graphql.js";
+import { startReceiver, type Receiver } from "../helpers/receiver.js";
 
 /**
  * A corpus of hostile and malformed GraphQL HTTP requests, generated from categories, replayed
  * against the real server on both drivers. Every answer must be a 4xx, or a GraphQL answer whose
  * errors all carry a documented code (never INTERNAL_SERVER_ERROR: bad input deserves a clear
- * code); never a 5xx, a stack trace or SQL. The database (every table's row count) must not
- * change unless the request was valid, and the server must still answer afterwards.
+ * code); never a 5xx, a stack trace, SQL or a signing secret. The database (every table's
+ * content, by checksum) must not change unless the request was valid, and the server must still
+ * answer afterwards.
  */
 
 /** One raw request of the corpus. `ids` are filled in once the fixtures exist. */
@@ -28,6 +32,8 @@ interface Case {
 interface Fixtures {
   contactId: string;
   listId: string;
+  /** An ACTIVE hook with a real signing secret, aimed at by the hook cases. */
+  hookId: string;
 }
 
 const JSON_TYPE = { "content-type": "application/json" };
@@ -205,12 +211,12 @@ function buildCorpus(): Case[] {
     [`query($n: Int, $t: [String!]) { events(first: $n, types: $t) { edges { node { id } } } }`, (v) => ({ n: v, t: v })],
     [`query($h: ID!, $s: DeliveryStatus) { deliveries(hookId: $h, status: $s) { edges { node { id } } } }`, (v) => ({ h: v, s: v })],
     [`mutation($input: CreateHookInput!) { createHook(input: $input) { secret } }`, (v) => ({ input: v })],
-    [`mutation($id: ID!, $g: Int) { rotateHookSecret(id: $id, gracePeriodSeconds: $g) { secret } }`, (v) => ({ id: "hook_x", g: v })],
+    [`mutation($id: ID!, $g: Int) { rotateHookSecret(id: $id, gracePeriodSeconds: $g) { secret } }`, (v, f) => ({ id: f.hookId, g: v })],
     [`mutation($h: ID!, $a: String) { replayEvents(hookId: $h, after: $a) }`, (v) => ({ h: v, a: v })],
     [`query($id: ID!) { contact(id: $id) { id } }`, (v) => ({ id: v })],
   ];
   operations.forEach(([query, vars], i) => {
-    wrongValues.forEach((value, j) => cases.push({ ...post("wrong variable types", `op ${i} value ${j}`, { query, variables: vars(value, { contactId: "$contactId", listId: "$listId" }) }) }));
+    wrongValues.forEach((value, j) => cases.push({ ...post("wrong variable types", `op ${i} value ${j}`, { query, variables: vars(value, { contactId: "$contactId", listId: "$listId", hookId: "$hookId" }) }) }));
   });
   cases.push(post("wrong variable types", "undeclared variable", { query: "{ contact(id: $nope) { id } }", variables: { nope: "x" } }));
   cases.push(post("wrong variable types", "variables a string", { query: "{ me { id } }", variables: "{}" }));
@@ -306,12 +312,13 @@ function buildCorpus(): Case[] {
   }
   cases.push(post("oversized fields", "literal 20 KB", { query: `mutation { createContact(input: { email: "lit-fields@example.com", fields: { k: "${"v".repeat(20_000)}" } }) { id } }` }));
 
-  // 10. Hostile hook URLs, on createHook and on updateHook (of a hook that does not exist).
+  // 10. Hostile hook URLs, on createHook and on updateHook (of a hook that does not exist, and of the fixture hook).
   for (const url of HOSTILE_URLS) {
     cases.push(post("hostile hook URLs", `createHook ${url.slice(0, 60)}`, { query: "mutation($url: String!) { createHook(input: { url: $url }) { secret hook { id } } }", variables: { url } }));
   }
   for (const url of HOSTILE_URLS.slice(0, 15)) {
     cases.push(post("hostile hook URLs", `updateHook ${url.slice(0, 60)}`, { query: "mutation($url: String) { updateHook(id: \"hook_01m8yj9t2cygsvrrv1z8jdztrb\", input: { url: $url }) { id } }", variables: { url } }));
+    cases.push(post("hostile hook URLs", `updateHook of the fixture ${url.slice(0, 60)}`, { query: "mutation($id: ID!, $url: String) { updateHook(id: $id, input: { url: $url }) { id url } }", variables: { id: "$hookId", url } }));
   }
 
   // 11. Batched arrays.
@@ -404,7 +411,7 @@ function buildCorpus(): Case[] {
 
 /** One raw exchange; never throws for an HTTP answer, whatever its status. */
 function send(url: string, c: Case, fixtures: Fixtures): Promise<{ status: number; text: string }> {
-  const fill = (text: string) => text.replaceAll("$contactId", fixtures.contactId).replaceAll("$listId", fixtures.listId);
+  const fill = (text: string) => text.replaceAll("$contactId", fixtures.contactId).replaceAll("$listId", fixtures.listId).replaceAll("$hookId", fixtures.hookId);
   const body = typeof c.body === "string" ? fill(c.body) : c.body;
   return new Promise((resolve, reject) => {
     const req = request(`${url}/graphql${c.search ? fill(c.search) : ""}`, { method: c.method ?? "POST", headers: c.headers }, (res) => {
@@ -428,37 +435,77 @@ describe("the hostile corpus", () => {
 
 describe.each(DRIVERS)("hostile requests on %s", (driver) => {
   let t: TestApp;
+  let receiver: Receiver;
   let fixtures: Fixtures;
+  /** Every signing secret the fixture hook has had: none may appear in any answer but its own. */
+  const secrets: string[] = [];
   beforeAll(async () => {
+    receiver = await startReceiver();
+    const receiverPort = Number(new URL(receiver.url).port);
     t = await startTestApp(driver, {
       // Rate limiting would answer most of the corpus with 429; loopback and private targets are
-      // refused as in production, and every name resolves to loopback (no DNS, no traffic out).
+      // refused as in production, and every name resolves to loopback (no DNS, no traffic out)
+      // but the fixture hook's, whose public address the dialer sends to the loopback receiver.
       env: { HOOKCAST_RATE_LIMIT: "0", HOOKCAST_ALLOW_PRIVATE_TARGETS: "false" },
-      overrides: { resolve: async () => [{ address: "127.0.0.1", family: 4 }] },
+      overrides: {
+        resolve: async (host) => [{ address: host === "hooks.example.test" ? "93.184.216.34" : "127.0.0.1", family: 4 }],
+        dial: (options) => (options.host === "93.184.216.34" ? connect({ host: "127.0.0.1", port: receiverPort }) : loopbackOnlyDial(options)),
+      },
     });
     const contact = await createContact(t, { email: "target@example.com", fields: { plan: "gold" } });
     const list = await createList(t, "target list");
-    fixtures = { contactId: contact.id, listId: list.id };
+    // The hook only follows a list the corpus never touches: no deliveries are written in the
+    // background while the corpus runs.
+    const hookList = await createList(t, "hook list");
+    const hook = (await t.ok(`mutation($l: ID) { createHook(input: { url: "http://hooks.example.test/corpus", listId: $l }) { secret hook { id status } } }`, { l: hookList.id })).createHook;
+    expect(hook.hook.status).toBe("ACTIVE");
+    expect(hook.secret).toMatch(/^whsec_/);
+    secrets.push(hook.secret);
+    fixtures = { contactId: contact.id, listId: list.id, hookId: hook.hook.id };
   });
-  afterAll(() => t?.stop());
+  afterAll(async () => {
+    await t?.stop();
+    await receiver?.stop();
+  });
 
-  /** Rows of every table, in one round trip (raw SQL without parameters: the same on both drivers). */
-  const counts = async (): Promise<number[]> => {
+  /**
+   * A checksum of every table's content (all columns, rows in primary-key order), one query per
+   * table: an in-place UPDATE is caught as well as an INSERT or a DELETE. Raw SQL without
+   * parameters, the same on both drivers.
+   */
+  const snapshot = async (): Promise<Record<string, string>> => {
     const { db } = t.app.deps;
-    const tables = ENTITIES.map((entity) => db.dataSource.getMetadata(entity).tableName);
-    const sql = `SELECT ${tables.map((name, i) => `(SELECT COUNT(*) FROM ${name}) AS c${i}`).join(", ")}`;
-    const [row] = await db.read((m) => m.query(sql));
-    return tables.map((_, i) => Number(row[`c${i}`]));
+    const tables = ENTITIES.map((entity) => db.dataSource.getMetadata(entity)).map((meta) => ({ name: meta.tableName, order: meta.primaryColumns.map((c) => c.databaseName).join(", ") }));
+    // Nothing else writes while a refused request is checked, so the tables are read in parallel.
+    const sums = await Promise.all(
+      tables.map(async (table) => {
+        const rows: unknown[] = await db.read((m) => m.query(`SELECT * FROM ${table.name} ORDER BY ${table.order}`));
+        return [table.name, `${rows.length} rows, ${createHash("sha256").update(JSON.stringify(rows)).digest("hex").slice(0, 16)}`] as const;
+      }),
+    );
+    return Object.fromEntries(sums);
+  };
+
+  /** Waits until the worker has fanned out every event (it flips `fanout_pending` in the background). */
+  const settled = async (): Promise<Record<string, string>> => {
+    const { db } = t.app.deps;
+    const events = db.dataSource.getMetadata(ENTITIES.find((e) => e.name === "EventEntity")!).tableName;
+    await waitFor(async () => Number((await db.read((m) => m.query(`SELECT COUNT(*) AS n FROM ${events} WHERE fanout_pending = 1`)))[0].n) === 0, { message: "events fanned out" });
+    return snapshot();
   };
 
   it("answers every request with a 4xx or a documented code, writes only for valid requests, and keeps serving", async () => {
     const problems: string[] = [];
     const outcome = { valid: 0, refused: 0 };
-    let before = await counts();
+    let before = await settled();
+    const shownSecrets = { created: 0, rotated: 0 };
     for (const c of corpus) {
       const label = `[${c.category}] ${c.name}`;
       const { status, text } = await send(t.url, c, fixtures);
       for (const leak of LEAKS) if (leak.test(text)) problems.push(`${label}: leaks ${leak}: ${text.slice(0, 300)}`);
+      // No secret the fixture hook has had, whole or without its prefix, in any answer; no
+      // whsec_ at all but in the `secret` of a createHook or rotateHookSecret that succeeded.
+      for (const secret of secrets) if (text.includes(secret.slice("whsec_".length))) problems.push(`${label}: leaks the hook's secret: ${text.slice(0, 300)}`);
       let json: any = null;
       try {
         json = text ? JSON.parse(text) : null;
@@ -473,20 +520,32 @@ describe.each(DRIVERS)("hostile requests on %s", (driver) => {
         if (!ALLOWED_CODES.has(code)) problems.push(`${label}: code ${code}: ${JSON.stringify(error).slice(0, 300)}`);
         if (error?.extensions?.stacktrace || error?.extensions?.exception) problems.push(`${label}: stack trace`);
       }
+      const shown = [json?.data?.createHook?.secret, json?.data?.rotateHookSecret?.secret].filter((v): v is string => typeof v === "string");
+      if (shown.reduce((rest, secret) => rest.replaceAll(secret, ""), text).includes("whsec_")) problems.push(`${label}: whsec_ outside a shown secret: ${text.slice(0, 300)}`);
+      if (json?.data?.rotateHookSecret?.secret) shownSecrets.rotated++;
+      if (json?.data?.createHook?.secret) shownSecrets.created++;
+      secrets.push(...shown);
       // A valid request got data for at least one of its fields; anything else changed nothing.
       const valid = status === 200 && json?.data && Object.values(json.data).some((v) => v !== null);
-      const after = await counts();
-      if (valid) outcome.valid++;
-      else {
+      if (valid) {
+        outcome.valid++;
+        before = await settled();
+      } else {
         outcome.refused++;
-        if (JSON.stringify(after) !== JSON.stringify(before)) problems.push(`${label}: refused (${status}) but rows changed ${JSON.stringify(before)} → ${JSON.stringify(after)}`);
+        const after = await snapshot();
+        const changed = Object.keys(after).filter((table) => after[table] !== before[table]);
+        if (changed.length) problems.push(`${label}: refused (${status}) but changed ${changed.map((table) => `${table} (${before[table]} → ${after[table]})`).join(", ")}`);
+        before = after;
       }
-      before = after;
     }
     expect(problems).toEqual([]);
     // Most of the corpus is refused, and some of it (odd but acceptable input) is valid.
     expect(outcome.refused).toBeGreaterThan(400);
     expect(outcome.valid).toBeGreaterThan(10);
+    // The wrong-types cases with a null and a 0 grace period are valid rotations of the fixture
+    // hook: its secrets changed and were shown there only. No createHook of the corpus passes.
+    expect(shownSecrets).toEqual({ created: 0, rotated: 2 });
+    expect(secrets).toHaveLength(3);
     expect(({} as any).polluted).toBeUndefined();
 
     // Still serving, and the target contact survived with its own data.

@@ -79,7 +79,7 @@ describe("introspection", () => {
     } finally {
       await dev.stop();
     }
-    const prod = await startTestApp("sqlite", { env: { NODE_ENV: "production" } });
+    const prod = await startTestApp("sqlite", { env: { NODE_ENV: "production", HOOKCAST_ALLOW_PRIVATE_TARGETS: "false" } });
     try {
       const r = await prod.gql(query);
       expect(r.data ?? null).toBeNull();

@@ -17,6 +17,7 @@ import { startReceiver, type Receiver } from "../helpers/receiver.js";
 
 const HOOK_FIELDS = "id name url status events sources listId createdAt updatedAt verificationError disabledReason stats { pending delivered failed dead consecutiveFailures lastError lastDeliveredAt lastFailureAt }";
 const DELIVERY_FIELDS = "id status attemptCount nextAttemptAt deliveredAt lastStatusCode lastError createdAt updatedAt attempts { id attemptNumber statusCode error startedAt } event { id sequence } hook { id }";
+const DELIVERY_BY_ID = `query($id: ID!) { delivery(id: $id) { ${DELIVERY_FIELDS} requestBody } }`;
 
 /** The ids B aims at: A's, and B's own for the mixed cases. */
 interface Ids {
@@ -60,6 +61,7 @@ const ATTACKS: Attack[] = [
   ["createHook(listId: A's list)", `mutation($url: String!, $l: ID) { createHook(input: { url: $url, listId: $l }) { secret } }`, (x) => ({ url: x.bUrl, l: x.aList }), { notFound: "input.listId" }],
   ["updateHook(B's hook, listId: A's list)", `mutation($id: ID!, $l: ID) { updateHook(id: $id, input: { listId: $l }) { id } }`, (x) => ({ id: x.bHook, l: x.aList }), { notFound: "input.listId" }],
   // deliveries and events
+  ["delivery(A's delivery)", DELIVERY_BY_ID, (x) => ({ id: x.aDelivery }), { notFound: "id" }],
   ["deliveries(hookId: A's hook)", `query($h: ID!) { deliveries(hookId: $h, first: 100) { edges { node { id } } } }`, (x) => ({ h: x.aHook }), { notFound: "hookId" }],
   ["redeliver(A's delivery)", `mutation($d: ID!) { redeliver(deliveryId: $d) { id } }`, (x) => ({ d: x.aDelivery }), { notFound: "deliveryId" }],
   ["replayEvents(A's hook)", `mutation($h: ID!) { replayEvents(hookId: $h) }`, (x) => ({ h: x.aHook }), { notFound: "hookId" }],
@@ -169,6 +171,23 @@ describe.each(DRIVERS)("isolation matrix on %s", (driver) => {
       expect(JSON.stringify(r), name).not.toMatch(/alice|A newsletter|\/a"/);
     }
     expect(await snapshotA()).toEqual(before);
+  });
+
+  it("delivery(id) answers each account its own delivery, with the body its receiver got, and not the other's", async () => {
+    const own = (await t.ok(DELIVERY_BY_ID, { id: ids.aDelivery }, a.apiKey)).delivery;
+    const listed = (await deliveriesOf(ids.aHook, a.apiKey)).find((d) => d.id === ids.aDelivery);
+    expect(listed).toBeDefined();
+    expect({ ...own, requestBody: undefined }).toEqual({ ...listed, requestBody: undefined });
+    expect(own.hook.id).toBe(ids.aHook);
+    const received = receiverA.webhooks.find((w) => w.json?.id === own.event.id);
+    expect(received?.body).toBe(own.requestBody);
+
+    const bOwn = (await t.ok(DELIVERY_BY_ID, { id: b.deliveredId }, b.apiKey)).delivery;
+    expect(bOwn).toMatchObject({ id: b.deliveredId, hook: { id: ids.bHook }, status: "DELIVERED" });
+    // And the other way round: A cannot read B's delivery either.
+    const reverse = await t.gql(DELIVERY_BY_ID, { id: b.deliveredId }, a.apiKey);
+    expectError(reverse, "NOT_FOUND", "id");
+    expect(reverse.data ?? null).toBeNull();
   });
 
   it("A's hook never receives B's events, even when B replays from A's cursor and redelivers", async () => {

@@ -4,6 +4,8 @@ import { ManualClock } from "../../src/shared/clock.js";
 import { verifyWebhook } from "../../src/index.js";
 import { DRIVERS } from "../helpers/db.js";
 import { startTestApp, waitFor, type TestApp } from "../helpers/app.js";
+import { selectAll } from "../helpers/graphql.js";
+import { HookEntity } from "../../src/hooks/index.js";
 import { startReceiver, type Receiver } from "../helpers/receiver.js";
 
 const CONTACT_FIELDS =
@@ -377,10 +379,95 @@ describe.each(DRIVERS)("webhooks on %s", (driver) => {
     expect(() => verifyWebhook(second.headers, second.body, ended.rotateHookSecret.secret)).not.toThrow();
     expect(() => verifyWebhook(second.headers, second.body, newSecret)).toThrow();
 
-    // Secrets are shown on creation and rotation only.
-    const listed = await t.gql(`{ hooks { id url status } }`);
-    expect(JSON.stringify(listed)).not.toContain("whsec_");
     const bad = await t.gql(`mutation($id: ID!) { rotateHookSecret(id: $id, gracePeriodSeconds: -1) { secret } }`, { id: hook.id });
     expect(bad.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "gracePeriodSeconds" });
+  });
+
+  it("rotateHookSecret without gracePeriodSeconds: the old secret signs for 24 h and not after (injected clock)", async () => {
+    const clock = new ManualClock(new Date());
+    const { t, r } = await setup({}, { clock });
+    const { hook, secret: oldSecret } = await createHook(t, { url: `${r.url}/g`, events: ["contact.created"] });
+    const newSecret = (await t.ok(`mutation($id: ID!) { rotateHookSecret(id: $id) { secret } }`, { id: hook.id })).rotateHookSecret.secret;
+    const rotatedAt = clock.now();
+    const DAY = 86_400_000;
+
+    /** The webhook-signature entries standardwebhooks computes for `secrets` over a received request. */
+    const expectedSignatures = (got: { headers: Record<string, unknown>; body: string }, secrets: string[]) => {
+      const at = new Date(Number(got.headers["webhook-timestamp"]) * 1_000);
+      return secrets.map((secret) => new Webhook(secret).sign(got.headers["webhook-id"] as string, at, got.body)).sort();
+    };
+    const sentAt = async (offsetMs: number, email: string) => {
+      clock.set(new Date(rotatedAt.getTime() + offsetMs));
+      await newContact(t, email);
+      const got = await waitFor(() => r.webhooks.find((w) => w.json?.data?.email === email));
+      // Signed at the injected time, so the signature set is the one for that moment.
+      expect(Number(got.headers["webhook-timestamp"])).toBe(Math.floor(clock.now().getTime() / 1_000));
+      return { headers: got.headers as Record<string, unknown>, body: got.body, signatures: (got.headers["webhook-signature"] as string).split(" ").sort() };
+    };
+
+    const justBefore = await sentAt(DAY - 1_000, "before@example.com");
+    expect(justBefore.signatures).toEqual(expectedSignatures(justBefore, [newSecret, oldSecret]));
+    const justAfter = await sentAt(DAY + 1_000, "after@example.com");
+    expect(justAfter.signatures).toEqual(expectedSignatures(justAfter, [newSecret]));
+  });
+
+  it("a secret is shown by createHook and rotateHookSecret only: no field of the schema reachable from a hook ever carries it", async () => {
+    const { t, r } = await setup();
+    // Every field of Hook, Delivery, Event and what they reach, as the running schema has them:
+    // a field added later that renders a secret is selected here too.
+    const hookAll = await selectAll(t, "Hook");
+    const deliveryAll = await selectAll(t, "Delivery");
+    const eventConnAll = await selectAll(t, "EventConnection");
+    const deliveryConnAll = await selectAll(t, "DeliveryConnection");
+    for (const part of ["stats {", "batch {", "verificationError", "selection"]) expect(hookAll).toContain(part);
+    for (const part of ["hook {", "event {", "attempts {", "requestBody"]) expect(deliveryAll).toContain(part);
+
+    const created = (await t.ok(`mutation($input: CreateHookInput!) { createHook(input: $input) { secret hook { ${hookAll} } } }`, { input: { url: `${r.url}/s`, name: "secretive" } })).createHook;
+    const hookId: string = created.hook.id;
+    const secrets: string[] = [created.secret];
+    // What is stored is what must not come out (the secret, and its key without the prefix).
+    const stored = async () => t.app.deps.db.read((m) => m.findOneByOrFail(HookEntity, { id: hookId }));
+    expect((await stored()).signingSecret).toBe(created.secret);
+
+    const expectNoSecret = (answer: unknown, what: string) => {
+      const text = JSON.stringify(answer);
+      expect(text, what).not.toMatch(/whsec_/);
+      for (const secret of secrets) expect(text, what).not.toContain(secret.slice("whsec_".length));
+    };
+    expectNoSecret(created.hook, "createHook's hook");
+
+    /** Everything that renders the hook, its deliveries and events, with every field. */
+    const answersAbout = async (): Promise<Array<[string, unknown]>> => {
+      const deliveries = await t.ok(`query($h: ID!) { deliveries(hookId: $h, first: 100) { ${deliveryConnAll} } }`, { h: hookId });
+      const deliveryIds: string[] = deliveries.deliveries.edges.map((e: any) => e.node.id);
+      expect(deliveryIds.length).toBeGreaterThan(0);
+      return [
+        ["hook", await t.ok(`query($id: ID!) { hook(id: $id) { ${hookAll} } }`, { id: hookId })],
+        ["hooks", await t.ok(`{ hooks { ${hookAll} } }`)],
+        ["deliveries", deliveries],
+        ...(await Promise.all(deliveryIds.map(async (id): Promise<[string, unknown]> => [`delivery(${id})`, await t.ok(`query($id: ID!) { delivery(id: $id) { ${deliveryAll} } }`, { id })]))),
+        ["events", await t.ok(`{ events(first: 500) { ${eventConnAll} } }`)],
+        ["updateHook", await t.ok(`mutation($id: ID!) { updateHook(id: $id, input: { name: "still secretive" }) { ${hookAll} } }`, { id: hookId })],
+        ["pauseHook", await t.ok(`mutation($id: ID!) { pauseHook(id: $id) { ${hookAll} } }`, { id: hookId })],
+        ["resumeHook", await t.ok(`mutation($id: ID!) { resumeHook(id: $id) { ${hookAll} } }`, { id: hookId })],
+        // An ACTIVE hook is not verifiable: the error answer must not carry it either.
+        ["verifyHook", await t.gql(`mutation($id: ID!) { verifyHook(id: $id) { ${hookAll} } }`, { id: hookId })],
+        ["pingHook", await t.ok(`mutation($id: ID!) { pingHook(id: $id) { ${deliveryAll} } }`, { id: hookId })],
+      ];
+    };
+
+    await newContact(t, "secret1@example.com");
+    await waitFor(() => r.webhooks.some((w) => w.json?.data?.email === "secret1@example.com"));
+    for (const [what, answer] of await answersAbout()) expectNoSecret(answer, `before rotation: ${what}`);
+
+    // Rotation (default grace period): both secrets are now stored and sign; neither comes out.
+    const rotated = (await t.ok(`mutation($id: ID!) { rotateHookSecret(id: $id) { secret hook { ${hookAll} } } }`, { id: hookId })).rotateHookSecret;
+    secrets.push(rotated.secret);
+    expect(await stored()).toMatchObject({ signingSecret: rotated.secret, previousSecret: created.secret });
+    expectNoSecret(rotated.hook, "rotateHookSecret's hook");
+    await newContact(t, "secret2@example.com");
+    const signedTwice = await waitFor(() => r.webhooks.find((w) => w.json?.data?.email === "secret2@example.com"));
+    for (const secret of secrets) expect(() => verifyWebhook(signedTwice.headers, signedTwice.body, secret)).not.toThrow();
+    for (const [what, answer] of await answersAbout()) expectNoSecret(answer, `after rotation: ${what}`);
   });
 });

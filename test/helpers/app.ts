@@ -1,6 +1,8 @@
+import { connect, isIP, Socket } from "node:net";
 import { loadConfig, type Config } from "../../src/config.js";
 import { createAccount } from "../../src/accounts/account.service.js";
 import type { Driver } from "../../src/db/index.js";
+import type { Dialer } from "../../src/delivery/index.js";
 import { startHookcast, type Hookcast, type Overrides } from "../../src/server/app.js";
 import { silentLogger } from "../../src/shared/logger.js";
 import { freshDatabaseUrl } from "./db.js";
@@ -13,6 +15,22 @@ export interface GqlResult<T = any> {
   status: number;
   data?: T;
   errors?: Array<{ message: string; extensions?: Record<string, any>; path?: string[] }>;
+}
+
+/**
+ * The egress dialer of every test app unless a test injects its own: `net.connect` to loopback
+ * addresses, and a socket failing with `test dialer refused <address>` for anything else, so even
+ * a broken egress guard never opens a socket beyond loopback from a test.
+ */
+export const loopbackOnlyDial: Dialer = ({ host, port, family }) => {
+  if (isLoopback(host)) return connect({ host, port, family });
+  const socket = new Socket();
+  process.nextTick(() => socket.destroy(new Error(`test dialer refused ${host}`)));
+  return socket;
+};
+
+function isLoopback(host: string): boolean {
+  return (isIP(host) === 4 && host.startsWith("127.")) || host === "::1" || /^::ffff:(127\.|7f)/i.test(host);
 }
 
 /** A Hookcast server on port 0 over a fresh database, with a client bound to its first account. */
@@ -46,7 +64,7 @@ export async function startTestApp(driver: Driver, options: { env?: Record<strin
     HOOKCAST_PUBLIC_RATE_LIMIT: "0",
     ...options.env,
   });
-  const app = await startHookcast(config, { logger: silentLogger, worker: { pollIntervalMs: 20 }, ...options.overrides });
+  const app = await startHookcast(config, { logger: silentLogger, worker: { pollIntervalMs: 20 }, dial: loopbackOnlyDial, ...options.overrides });
   const url = app.url!;
   const gql = async <T>(query: string, variables?: Record<string, unknown>, apiKey: string | null = BOOTSTRAP_KEY): Promise<GqlResult<T>> => {
     const headers: Record<string, string> = { "content-type": "application/json" };

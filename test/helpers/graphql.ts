@@ -87,3 +87,46 @@ export function expectClean(result: GqlResult): void {
     expect(error.extensions ?? {}).not.toHaveProperty("exception");
   }
 }
+
+interface IntrospectedTypeRef {
+  kind: string;
+  name: string | null;
+  ofType: IntrospectedTypeRef | null;
+}
+interface IntrospectedField {
+  name: string;
+  args: Array<{ type: IntrospectedTypeRef }>;
+  type: IntrospectedTypeRef;
+}
+
+const INTROSPECT_FIELDS = `{ __schema { types { name kind fields(includeDeprecated: true) { name args { type { kind } } type { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } }`;
+
+/**
+ * A selection set of every field of `typeName` in the running schema (read by introspection), and
+ * of every object type reachable from it, each type at most once on a path and at most `depth`
+ * levels deep. Fields with a required argument are left out (none of the output types has one).
+ */
+export async function selectAll(t: TestApp, typeName: string, depth = 5): Promise<string> {
+  const { __schema } = await t.ok(INTROSPECT_FIELDS);
+  const types = new Map<string, { kind: string; fields: IntrospectedField[] | null }>(__schema.types.map((ty: any) => [ty.name, ty]));
+  const named = (ref: IntrospectedTypeRef): IntrospectedTypeRef => (ref.ofType ? named(ref.ofType) : ref);
+  const build = (name: string, path: string[]): string => {
+    const type = types.get(name);
+    if (!type?.fields) throw new Error(`selectAll: ${name} is not an object type`);
+    const parts: string[] = [];
+    for (const field of type.fields) {
+      if (field.args.some((a) => a.type.kind === "NON_NULL")) continue;
+      const inner = named(field.type);
+      if (inner.kind === "OBJECT") {
+        if (path.includes(inner.name!) || path.length >= depth) continue;
+        parts.push(`${field.name} { ${build(inner.name!, [...path, inner.name!])} }`);
+      } else if (inner.kind === "INTERFACE" || inner.kind === "UNION") {
+        throw new Error(`selectAll: ${name}.${field.name} is abstract; extend selectAll`);
+      } else {
+        parts.push(field.name);
+      }
+    }
+    return parts.join(" ");
+  };
+  return build(typeName, [typeName]);
+}

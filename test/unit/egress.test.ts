@@ -1,8 +1,14 @@
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer as createTlsServer, type TLSSocket } from "node:tls";
+import { connect, Socket, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { addressRefusal, checkEgressUrl, EgressRefusedError, egressLookup, resolveChecked, type EgressPolicy, type ResolvedAddress, type Resolver } from "../../src/delivery/egress.js";
+import { addressRefusal, checkEgressUrl, EgressRefusedError, resolveChecked, type DialOptions, type Dialer, type EgressPolicy, type ResolvedAddress, type Resolver } from "../../src/delivery/egress.js";
 import { guardedConnector, HttpClient } from "../../src/delivery/http-client.js";
+import { loopbackOnlyDial, waitFor } from "../helpers/app.js";
 
 // No test here opens a socket to anything but 127.0.0.1: non-loopback addresses only ever come
 // out of injected resolvers, and the guard refuses them before net.connect would dial.
@@ -184,19 +190,6 @@ describe("egress guard: names", () => {
     const hanging: Resolver = () => new Promise(() => {});
     expect(await checkEgressUrl("http://slow.test/", { resolve: hanging }, 20)).toBeNull();
   });
-
-  it("gives net.connect a lookup that honours all and family, and refuses like resolveChecked", async () => {
-    const lookup = egressLookup({ resolve: fakeResolver({ "dual.test": ["93.184.216.34", "2606:4700::1"], "bad.test": ["93.184.216.34", "127.0.0.1"] }) });
-    const call = (host: string, options: Parameters<typeof lookup>[1]) =>
-      new Promise<{ err: NodeJS.ErrnoException | null; address: unknown; family?: number }>((resolve) => lookup(host, options, (err, address, family) => resolve({ err, address, family })));
-    expect(await call("dual.test", { all: true })).toMatchObject({ err: null, address: [{ address: "93.184.216.34", family: 4 }, { address: "2606:4700::1", family: 6 }] });
-    expect(await call("dual.test", {})).toMatchObject({ err: null, address: "93.184.216.34", family: 4 });
-    expect(await call("dual.test", { family: 6 })).toMatchObject({ err: null, address: "2606:4700::1", family: 6 });
-    const refused = await call("bad.test", { all: true });
-    expect(refused.err).toBeInstanceOf(EgressRefusedError);
-    expect(refused.err?.code).toBe("EGRESS_REFUSED");
-    expect((await call("unknown.test", {})).err?.code).toBe("ENOTFOUND");
-  });
 });
 
 describe("egress guard: HttpClient", () => {
@@ -206,7 +199,7 @@ describe("egress guard: HttpClient", () => {
   });
 
   function client(egress: EgressPolicy): HttpClient {
-    const http = new HttpClient({ connectTimeoutMs: 2_000, requestTimeoutMs: 5_000, egress });
+    const http = new HttpClient({ connectTimeoutMs: 2_000, requestTimeoutMs: 5_000, egress: { dial: loopbackOnlyDial, ...egress } });
     cleanups.push(() => http.close());
     return http;
   }
@@ -284,9 +277,10 @@ describe("egress guard: HttpClient", () => {
     expect(resolve.calls).toEqual(["rebind.test", "rebind.test"]);
   });
 
-  it("refuses in the connector too: a literal address never reaches net.connect, a name fails in lookup", async () => {
+  it("refuses in the connector too: neither a refused literal nor a refused name reaches the dialer", async () => {
     const resolve = fakeResolver({ "internal.test": ["10.1.2.3"] });
-    const connect = guardedConnector({ resolve }, 1_000);
+    const dialled: DialOptions[] = [];
+    const connect = guardedConnector({ resolve, dial: (options) => (dialled.push(options), new Socket()) }, 1_000);
     const dial = (hostname: string) =>
       new Promise<Error | null>((done) => connect({ hostname, protocol: "http:", port: "8080" }, (err, socket) => (socket?.destroy(), done(err))));
     for (const hostname of ["127.0.0.1", "169.254.169.254", "::1", "::ffff:7f00:1", "fd00::1"]) {
@@ -297,6 +291,7 @@ describe("egress guard: HttpClient", () => {
     const byName = await dial("internal.test");
     expect(byName).toBeInstanceOf(EgressRefusedError);
     expect(resolve.calls).toEqual(["internal.test"]);
+    expect(dialled).toEqual([]);
   });
 
   it("checks the URL up front with the same policy", async () => {
@@ -306,3 +301,162 @@ describe("egress guard: HttpClient", () => {
     expect(await http.checkUrl("https://93.184.216.34/")).toBeNull();
   });
 });
+
+// The dialer is where a connection's address is chosen. These tests inject one that records what
+// it was asked to dial and, instead of opening a socket to that (public) address, connects to a
+// loopback receiver: the request still completes end to end, and no socket leaves 127.0.0.1.
+describe("egress guard: injected dialer", () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    while (cleanups.length) await cleanups.pop()!();
+  });
+
+  /** A receiver on 127.0.0.1 that closes every connection after answering (each post dials anew). */
+  async function loopbackReceiver(): Promise<{ port: number; requests: string[] }> {
+    const requests: string[] = [];
+    const server: Server = createServer((req, res) => {
+      requests.push(`${req.headers.host} ${req.url}`);
+      req.resume();
+      req.on("end", () => res.writeHead(200, { connection: "close" }).end("ok"));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    return { port: (server.address() as AddressInfo).port, requests };
+  }
+
+  /** Records every dial; connects to `route(options)` on 127.0.0.1 (default: the receiver). */
+  function loopbackDialer(port: number, route: (options: DialOptions) => number = () => port): Dialer & { calls: DialOptions[] } {
+    const calls: DialOptions[] = [];
+    const dial: Dialer = (options) => {
+      calls.push({ ...options });
+      return connect({ host: "127.0.0.1", port: route(options) });
+    };
+    return Object.assign(dial, { calls });
+  }
+
+  function client(egress: EgressPolicy): HttpClient {
+    const http = new HttpClient({ connectTimeoutMs: 2_000, requestTimeoutMs: 5_000, egress });
+    cleanups.push(() => http.close());
+    return http;
+  }
+
+  it("dials exactly the checked public address, never the name, and the request completes", async () => {
+    const r = await loopbackReceiver();
+    const resolve = fakeResolver({ "public.test": ["93.184.216.34"] });
+    const dial = loopbackDialer(r.port);
+    const res = await client({ resolve, dial }).post("http://public.test:8080/hook", {}, "{}");
+    expect(res).toMatchObject({ statusCode: 200, excerpt: "ok" });
+    expect(dial.calls).toEqual([{ host: "93.184.216.34", port: 8080, family: 4, hostname: "public.test" }]);
+    // The request itself still names the URL's host.
+    expect(r.requests).toEqual(["public.test:8080 /hook"]);
+  });
+
+  it("dials a literal public address as normalized, without resolving", async () => {
+    const r = await loopbackReceiver();
+    const dial = loopbackDialer(r.port);
+    const http = client({ resolve: noResolver, dial });
+    expect(await http.post("http://1572395042/a", {}, "{}")).toMatchObject({ statusCode: 200 });
+    expect(await http.post("http://[2606:4700:0::1]:8443/b", {}, "{}")).toMatchObject({ statusCode: 200 });
+    expect(dial.calls).toEqual([
+      { host: "93.184.216.34", port: 80, family: 4, hostname: "93.184.216.34" },
+      { host: "2606:4700::1", port: 8443, family: 6, hostname: "2606:4700::1" },
+    ]);
+  });
+
+  it.each([
+    [["93.184.216.34", "10.0.0.5"], /private/],
+    [["169.254.169.254"], /link-local/],
+    [["127.0.0.1", "::1"], /loopback/],
+    [["2606:4700::1", "::ffff:169.254.169.254"], /IPv4-mapped link-local/],
+  ])("never dials when %j includes a refused address", async (addresses, reason) => {
+    const r = await loopbackReceiver();
+    const resolve = fakeResolver({ "mixed.test": addresses });
+    const dial = loopbackDialer(r.port);
+    const res = await client({ resolve, dial }).post("http://mixed.test/hook", {}, "{}");
+    expect(res.statusCode).toBeUndefined();
+    expect(res.error).toMatch(/^egress refused: mixed\.test resolves to a refused address/);
+    expect(res.error).toMatch(reason);
+    expect(dial.calls).toEqual([]);
+    expect(r.requests).toEqual([]);
+  });
+
+  it("DNS rebinding: public at the check, private afterwards, never dials the private address", async () => {
+    const r = await loopbackReceiver();
+    const rebinding = () => {
+      let calls = 0;
+      return fakeResolver({ "rebind.test": () => (++calls === 1 ? ["93.184.216.34"] : ["10.0.0.7"]) });
+    };
+
+    // Checked up front (public), then resolved again by the connection (private): refused.
+    const checked = loopbackDialer(r.port);
+    const first = client({ resolve: rebinding(), dial: checked });
+    expect(await first.checkUrl("http://rebind.test/hook")).toBeNull();
+    expect((await first.post("http://rebind.test/hook", {}, "{}")).error).toMatch(/^egress refused: rebind\.test resolves to a refused address \(private/);
+    expect(checked.calls).toEqual([]);
+
+    // Public for the first connection (dialled as checked), private for the next: refused.
+    const sent = loopbackDialer(r.port);
+    const second = client({ resolve: rebinding(), dial: sent });
+    expect(await second.post("http://rebind.test/a", {}, "{}")).toMatchObject({ statusCode: 200 });
+    expect((await second.post("http://rebind.test/b", {}, "{}")).error).toMatch(/^egress refused: .*\(private/);
+    expect(sent.calls.map((c) => c.host)).toEqual(["93.184.216.34"]);
+    expect(r.requests).toEqual(["rebind.test /a"]);
+  });
+
+  it("tries the next checked address when one does not connect", async () => {
+    const r = await loopbackReceiver();
+    const closed = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, "127.0.0.1", () => {
+        const port = (s.address() as AddressInfo).port;
+        s.close(() => resolve(port));
+      });
+    });
+    const resolve = fakeResolver({ "two.test": ["2606:4700::1", "93.184.216.34"] });
+    const dial = loopbackDialer(r.port, (o) => (o.family === 6 ? closed : r.port));
+    const res = await client({ resolve, dial }).post("http://two.test/hook", {}, "{}");
+    expect(res).toMatchObject({ statusCode: 200 });
+    expect(dial.calls.map((c) => c.host)).toEqual(["2606:4700::1", "93.184.216.34"]);
+
+    const onlyClosed = loopbackDialer(closed);
+    const failed = await client({ resolve, dial: onlyClosed }).post("http://two.test/hook", {}, "{}");
+    expect(failed.error).toBe("connection refused");
+    expect(onlyClosed.calls).toHaveLength(2);
+  });
+
+  it("a dialer that throws fails that address only, and the post reports it without throwing", async () => {
+    const r = await loopbackReceiver();
+    const resolve = fakeResolver({ "two.test": ["2606:4700::1", "93.184.216.34"] });
+    const calls: string[] = [];
+    const dial: Dialer = (o) => {
+      calls.push(o.host);
+      if (o.family === 6) throw new Error("no IPv6 route");
+      return connect({ host: "127.0.0.1", port: r.port });
+    };
+    expect(await client({ resolve, dial }).post("http://two.test/hook", {}, "{}")).toMatchObject({ statusCode: 200 });
+    expect(calls).toEqual(["2606:4700::1", "93.184.216.34"]);
+    const failing = await client({ resolve: fakeResolver({ "six.test": ["2606:4700::1"] }), dial }).post("http://six.test/hook", {}, "{}");
+    expect(failing.error).toBe("request failed: no IPv6 route");
+  });
+
+  it("https: TLS runs over the dialled socket, with SNI and certificate checks for the URL's name", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hookcast-tls-"));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=secure.test", "-addext", "subjectAltName=DNS:secure.test", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdio: "ignore" });
+    const servernames: Array<string | false> = [];
+    const server = createTlsServer({ key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) }, (socket) => socket.end());
+    server.on("tlsClientError", (_error, socket: TLSSocket) => servernames.push(socket.servername));
+    server.on("secureConnection", (socket: TLSSocket) => servernames.push(socket.servername));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const dial = loopbackDialer((server.address() as AddressInfo).port);
+
+    const res = await client({ resolve: fakeResolver({ "secure.test": ["93.184.216.34"] }), dial }).post("https://secure.test/hook", {}, "{}");
+    // A self-signed certificate: verification ran (and refused), so a dialer cannot bypass it.
+    expect(res.statusCode).toBeUndefined();
+    expect(res.error).toMatch(/self[- ]signed certificate/);
+    expect(dial.calls).toEqual([{ host: "93.184.216.34", port: 443, family: 4, hostname: "secure.test" }]);
+    await waitFor(() => servernames.length > 0);
+    expect(servernames).toEqual(["secure.test"]);
+  });
+});
+
