@@ -92,6 +92,11 @@
     state.toastTimer = setTimeout(() => (t.hidden = true), 5_000);
   }
 
+  $("toast").addEventListener("click", () => {
+    clearTimeout(state.toastTimer);
+    $("toast").hidden = true;
+  });
+
   const fail = (what) => (error) => toast(`${what}: ${error.message}`, "error");
 
   // ---- Sign in / out ------------------------------------------------------------------------
@@ -519,7 +524,7 @@
           el("td", { text: a.attemptNumber }),
           el("td", { className: "mono", text: new Date(a.startedAt).toLocaleTimeString() }),
           el("td", { text: a.statusCode ? `HTTP ${a.statusCode}` : a.error || "no response", title: a.error || "" }),
-          el("td", { text: `${a.durationMs} ms` }),
+          el("td", { className: "duration", text: `${a.durationMs} ms` }),
           el("td", {}, [el("pre", { className: "excerpt", text: a.responseExcerpt || (a.error ? a.error : "") })]),
         ]),
       ),

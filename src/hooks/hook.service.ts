@@ -277,7 +277,10 @@ export async function verifyHook(deps: HookDeps, actor: Actor, id: string): Prom
  */
 export async function deleteHookIn(m: EntityManager, hook: HookEntity, reason: string, source: EventDraft["source"], actorKeyId: string | null, now: Date) {
   Object.assign(hook, { deletedAt: now, deletedReason: reason.slice(0, 500), updatedAt: now });
-  await m.update(HookEntity, { id: hook.id }, { deletedAt: now, deletedReason: hook.deletedReason, updatedAt: now });
+  // Conditional: `hook` may have been read before another transaction (a second outcome batch
+  // with its own 410, a concurrent deleteHook) deleted it; that one wrote the event.
+  const result = await m.update(HookEntity, { id: hook.id, deletedAt: IsNull() }, { deletedAt: now, deletedReason: hook.deletedReason, updatedAt: now });
+  if (!result.affected) return [];
   await cancelQueuedDeliveries(m, hook.id, now);
   return appendEvents(m, hook.accountId, [{ type: "hook.deleted", source, data: hookEventData(hook, reason), actorKeyId }], now);
 }
@@ -287,7 +290,10 @@ export async function deleteHookIn(m: EntityManager, hook: HookEntity, reason: s
  */
 export async function disableHookIn(m: EntityManager, hook: HookEntity, reason: string, now: Date) {
   Object.assign(hook, { status: "DISABLED", disabledReason: reason.slice(0, 500), updatedAt: now });
-  await m.update(HookEntity, { id: hook.id }, { status: "DISABLED", disabledReason: hook.disabledReason, updatedAt: now });
+  // Conditional: two outcome batches are written at once, and both may have read the hook as
+  // ACTIVE; only the one that changes the row appends hook.disabled.
+  const result = await m.update(HookEntity, { id: hook.id, status: "ACTIVE", deletedAt: IsNull() }, { status: "DISABLED", disabledReason: hook.disabledReason, updatedAt: now });
+  if (!result.affected) return [];
   return appendEvents(m, hook.accountId, [{ type: "hook.disabled", source: "system", data: hookEventData(hook, reason) }], now);
 }
 

@@ -64,6 +64,116 @@ describe.each(DRIVERS)("/metrics on %s", (driver) => {
     expect(valueOf(after, "hookcast_delivery_queue_depth", { state: "due" })).toBe(0);
   });
 
+  it("moves under load: queue depth and lag rise then drain, latency buckets fill, outcomes and hook statuses follow", async () => {
+    // Four delivery slots, so that a slow receiver keeps work queued; one retry after 50 ms; a
+    // hook failing for 1 s is disabled.
+    const { t, r } = await setup({ HOOKCAST_RETRY_SCHEDULE: "50ms", HOOKCAST_DISABLE_AFTER: "1s", HOOKCAST_DELIVERY_CONCURRENCY: "4" });
+    let slow = true;
+    let delayed = 0;
+    const SLOW_MS = 150;
+    r.answer = (req) => {
+      if (req.path === "/flaky") return { status: 500, body: "down" };
+      if (req.path === "/gone") return { status: 410 };
+      if (!slow) return { status: 204 };
+      delayed++;
+      return { status: 204, delayMs: SLOW_MS };
+    };
+    const steady = await createHook(t, `${r.url}/steady`);
+    const flaky = await createHook(t, `${r.url}/flaky`);
+    const gone = await createHook(t, `${r.url}/gone`);
+    const paused = await createHook(t, `${r.url}/paused`);
+    await t.ok(`mutation($id: ID!) { pauseHook(id: $id) { status } }`, { id: paused });
+    r.handshake = "fail";
+    const unverified = (await t.ok(`mutation($url: String!) { createHook(input: { url: $url }) { hook { id status } } }`, { url: `${r.url}/unverified` })).createHook.hook;
+    expect(unverified.status).toBe("PENDING_VERIFICATION");
+    r.handshake = "echo";
+    const createContacts = async (count: number, from: number) => {
+      for (let i = 0; i < count; i += 30) {
+        const fields = Array.from({ length: Math.min(30, count - i) }, (_, j) => `c${j}: createContact(input: { email: "load${from + i + j}@example.com" }) { id }`);
+        await t.ok(`mutation { ${fields.join(" ")} }`);
+      }
+    };
+
+    const before = await scrape(t.url);
+    expect(valueOf(before, "hookcast_delivery_attempt_duration_seconds_bucket", { le: "+Inf" }) ?? 0).toBe(0);
+    expect(valueOf(before, "hookcast_hooks", { status: "ACTIVE" })).toBe(3);
+    expect(valueOf(before, "hookcast_hooks", { status: "PAUSED" })).toBe(1);
+    expect(valueOf(before, "hookcast_hooks", { status: "PENDING_VERIFICATION" })).toBe(1);
+    expect(valueOf(before, "hookcast_hooks", { status: "DISABLED" })).toBe(0);
+
+    // One contact first: the flaky hook's delivery fails, is retried 50 ms later, fails and is
+    // dead, well before the hook has failed for the 1 s that disables it.
+    await createContacts(1, 0);
+    const first = await waitFor(async () => {
+      const s = await scrape(t.url);
+      return (valueOf(s, "hookcast_deliveries_total", { outcome: "dead" }) ?? 0) >= 1 ? s : null;
+    }, { message: "the flaky hook's first delivery dead" });
+    expect(valueOf(first, "hookcast_deliveries_total", { outcome: "retry" })).toBeGreaterThanOrEqual(1);
+    expect(valueOf(first, "hookcast_deliveries_total", { outcome: "gone" })).toBe(1);
+    expect(valueOf(first, "hookcast_hooks", { status: "ACTIVE" })).toBe(2);
+    expect(valueOf(first, "hookcast_hooks", { status: "DISABLED" })).toBe(0);
+
+    // The burst: 300 contacts, each to the steady (slow for now), flaky and paused hooks.
+    const contacts = 300;
+    await createContacts(contacts, 1);
+    const during = await waitFor(async () => {
+      const s = await scrape(t.url);
+      return (valueOf(s, "hookcast_delivery_queue_depth", { state: "due" }) ?? 0) > 0 && (valueOf(s, "hookcast_delivery_lag_seconds") ?? 0) > 0 ? s : null;
+    }, { message: "work queued behind the slow receiver" });
+    expect(valueOf(during, "hookcast_delivery_queue_depth", { state: "parked" })).toBeGreaterThan(0);
+    expect(valueOf(during, "hookcast_events_appended_total", { type: "contact.created" })).toBe(contacts + 1);
+    // Still failing after 1 s: the flaky hook is disabled.
+    const disabled = await waitFor(async () => {
+      const s = await scrape(t.url);
+      return valueOf(s, "hookcast_hooks", { status: "DISABLED" }) === 1 ? s : null;
+    }, { message: "flaky hook disabled" });
+    expect(valueOf(disabled, "hookcast_hooks", { status: "ACTIVE" })).toBe(1);
+
+    // The receiver recovers: the queue drains, lag back to 0.
+    slow = false;
+    const after = await waitFor(async () => {
+      const s = await scrape(t.url);
+      return valueOf(s, "hookcast_delivery_queue_depth", { state: "due" }) === 0 && valueOf(s, "hookcast_delivery_queue_depth", { state: "waiting" }) === 0 ? s : null;
+    }, { timeoutMs: 30_000, message: "queue drained" });
+    expect(valueOf(after, "hookcast_delivery_lag_seconds")).toBe(0);
+    // Every contact, and the system's hook.deleted (410) and hook.disabled, went to the steady hook.
+    expect(valueOf(after, "hookcast_events_appended_total", { type: "hook.deleted" })).toBe(1);
+    expect(valueOf(after, "hookcast_events_appended_total", { type: "hook.disabled" })).toBe(1);
+    const events = contacts + 1 + 2;
+    expect(valueOf(after, "hookcast_events_appended_total")).toBe(events);
+    const steadyStats = (await t.ok(`query($id: ID!) { hook(id: $id) { stats { delivered pending } } }`, { id: steady })).hook.stats;
+    expect(steadyStats).toEqual({ delivered: events, pending: 0 });
+    // Parked: every delivery of the paused hook, and the flaky hook's once it was disabled.
+    const flakyStats = (await t.ok(`query($id: ID!) { hook(id: $id) { stats { pending failed } } }`, { id: flaky })).hook.stats;
+    const flakyQueued = flakyStats.pending + flakyStats.failed;
+    expect(flakyQueued).toBeGreaterThan(0);
+    expect(valueOf(after, "hookcast_delivery_queue_depth", { state: "parked" })).toBe(events + flakyQueued);
+
+    // Outcomes: delivered to the steady hook; retry, dead and parked from the flaky one; the
+    // gone hook's 410 (it was deleted at once, so it answered once).
+    expect(valueOf(after, "hookcast_deliveries_total", { outcome: "delivered" })).toBe(events);
+    expect(valueOf(after, "hookcast_deliveries_total", { outcome: "retry" })).toBeGreaterThan(valueOf(first, "hookcast_deliveries_total", { outcome: "retry" })!);
+    expect(valueOf(after, "hookcast_deliveries_total", { outcome: "dead" })).toBeGreaterThanOrEqual(1);
+    expect(valueOf(after, "hookcast_deliveries_total", { outcome: "gone" })).toBe(1);
+    expect(r.webhooks.filter((w) => w.path === "/gone")).toHaveLength(1);
+    expect(valueOf(after, "hookcast_hooks", { status: "ACTIVE" })).toBe(1);
+    expect(valueOf(after, "hookcast_hooks", { status: "DISABLED" })).toBe(1);
+    expect(valueOf(after, "hookcast_hooks", { status: "PAUSED" })).toBe(1);
+    expect(valueOf(after, "hookcast_hooks", { status: "PENDING_VERIFICATION" })).toBe(1);
+
+    // Latency: every attempt is in the histogram; the slow answers (>= 150 ms) above the 0.1 s
+    // bucket, the fast ones in it; every bucket count grew from the mid-load scrape.
+    const attempts = r.webhooks.length;
+    const bucket = (s: typeof after, le: string, status_class?: string) => valueOf(s, "hookcast_delivery_attempt_duration_seconds_bucket", status_class ? { le, status_class } : { le }) ?? 0;
+    expect(bucket(after, "+Inf")).toBe(attempts);
+    expect(valueOf(after, "hookcast_delivery_attempt_duration_seconds_count")).toBe(attempts);
+    expect(delayed).toBeGreaterThan(0);
+    expect(bucket(after, "+Inf", "2xx") - bucket(after, "0.1", "2xx")).toBeGreaterThanOrEqual(delayed);
+    expect(bucket(after, "0.1", "2xx")).toBeGreaterThan(0);
+    expect(bucket(after, "+Inf", "5xx")).toBe(r.webhooks.filter((w) => w.path === "/flaky").length);
+    for (const le of ["0.25", "0.5", "+Inf"]) expect(bucket(after, le), le).toBeGreaterThan(bucket(during, le));
+  }, 90_000);
+
   it("counts open graphql-ws subscriptions", async () => {
     const { t } = await setup();
     const live = liveClient(t.url, t.apiKey);

@@ -12,7 +12,7 @@ export interface Received {
 
 /** How the receiver answers a webhook: a response, or misbehaviour. */
 export type Answer =
-  | { status: number; headers?: Record<string, string>; body?: string | Buffer }
+  | { status: number; headers?: Record<string, string>; body?: string | Buffer; delayMs?: number }
   | { hang: true }
   | { reset: true }
   | { bigBody: number };
@@ -95,8 +95,13 @@ export async function startReceiver(): Promise<Receiver> {
         pump();
         return;
       }
-      res.writeHead(answer.status, answer.headers ?? {});
-      res.end(answer.body ?? "");
+      const respond = () => {
+        res.writeHead(answer.status, answer.headers ?? {});
+        res.end(answer.body ?? "");
+      };
+      // A slow receiver: answers after delayMs (stop() destroys the socket of one still waiting).
+      if (answer.delayMs) setTimeout(() => !res.destroyed && respond(), answer.delayMs);
+      else respond();
     });
   });
   server.on("connection", (s) => {
