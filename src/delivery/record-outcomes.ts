@@ -75,7 +75,7 @@ export async function recordOutcomes(db: Db, outcomes: Outcome[], now: Date, dis
       for (let i = 0; i < ids.length; i += 500) await m.update(DeliveryEntity, { id: In(ids.slice(i, i + 500)), leaseId }, patch as never);
     }
 
-    const events = await updateHooks(m, attempts, now, disableAfterMs);
+    const events = await updateHooks(m, attempts, now, disableAfterMs, db.driver === "mysql");
     await holdBackFollowers(m, attempts);
     return events;
   });
@@ -159,7 +159,7 @@ function deliveryPatch(o: Outcome, now: Date): Partial<DeliveryEntity> {
   }
 }
 
-async function updateHooks(m: EntityManager, attempts: Array<Extract<Outcome, { kind: "attempt" }>>, now: Date, disableAfterMs: number): Promise<EventEntity[]> {
+async function updateHooks(m: EntityManager, attempts: Array<Extract<Outcome, { kind: "attempt" }>>, now: Date, disableAfterMs: number, lockRows: boolean): Promise<EventEntity[]> {
   if (attempts.length === 0) return [];
   // The common case, hooks whose every attempt here was delivered: their health is reset in one
   // UPDATE without reading them (a deleted hook keeps its row as it was).
@@ -180,7 +180,11 @@ async function updateHooks(m: EntityManager, attempts: Array<Extract<Outcome, { 
   }
   if (failing.size === 0) return [];
   attempts = attempts.filter((a) => failing.has(a.row.hookId));
-  const hooks = await m.find(HookEntity, { where: { id: In([...failing]) } });
+  // Read under the rows' lock (MySQL; SQLite writes one at a time): two outcome batches of one
+  // hook (two writers, several workers) would otherwise both count from the same stale row and
+  // the second would overwrite the first's failures. READ COMMITTED: the locked read sees the
+  // other batch's committed counts.
+  const hooks = await m.find(HookEntity, { where: { id: In([...failing]) }, ...(lockRows ? { lock: { mode: "pessimistic_write" as const } } : {}) });
   const events: EventEntity[] = [];
   for (const hook of hooks) {
     if (hook.deletedAt) continue;

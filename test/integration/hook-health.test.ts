@@ -3,6 +3,7 @@
  * at once, while `lastDeliveredAt` of a healthy hook is refreshed at most once a second (so that
  * concurrent outcome batches of one busy hook do not queue on its row).
  */
+import { createConnection } from "mysql2/promise";
 import { afterEach, describe, expect, it } from "vitest";
 import { claimDue, insertDeliveries, newDelivery } from "../../src/delivery/index.js";
 import { LAST_DELIVERED_PRECISION_MS, recordOutcomes, type Outcome } from "../../src/delivery/record-outcomes.js";
@@ -75,6 +76,17 @@ async function claimOnePerHook(db: Db, hookIds: string[], now: Date, from: numbe
   return claimDue(db, { limit: 100, now, leaseMs: 60_000 });
 }
 
+function failed(claim: Awaited<ReturnType<typeof claimOnePerHook>>, startedAt: Date): Outcome[] {
+  return claim.rows.map((row) => ({
+    kind: "attempt",
+    row,
+    leaseId: claim.leaseId,
+    startedAt,
+    result: { statusCode: 500, headers: {}, excerpt: "down", durationMs: 3 },
+    decision: { kind: "retry", at: at(60_000) },
+  }));
+}
+
 function delivered(claim: Awaited<ReturnType<typeof claimOnePerHook>>, startedAt: Date): Outcome[] {
   return claim.rows.map((row) => ({
     kind: "attempt",
@@ -116,4 +128,38 @@ describe.each(DRIVERS)("hook health written by outcome batches on %s", (driver) 
     expect(await health(t.db, "hook_stale")).toEqual({ lastDeliveredAt: now.toISOString(), consecutiveFailures: 0, failingSince: null });
     expect(await health(t.db, "hook_new")).toEqual({ lastDeliveredAt: now.toISOString(), consecutiveFailures: 0, failingSince: null });
   });
+
+  if (driver === "mysql") {
+    it("two outcome batches failing one hook at once both count: the second reads the first's committed failures", async () => {
+      const t = await openTestDb(driver);
+      close = t.close;
+      await addHook(t.db, "hook_flaky", { consecutiveFailures: 2, failingSince: at(-60_000), lastFailureAt: at(-1_000) });
+      const first = await claimOnePerHook(t.db, ["hook_flaky"], T0, 1);
+      const second = await claimOnePerHook(t.db, ["hook_flaky"], T0, 2);
+      // Hold the hook's row so that both batches are in flight at the same point, then let go.
+      const holder = await createConnection({ uri: t.url });
+      try {
+        await holder.query("START TRANSACTION");
+        await holder.query("SELECT id FROM hooks WHERE id = 'hook_flaky' FOR UPDATE");
+        const writes = [recordOutcomes(t.db, failed(first, T0), T0, DISABLE_AFTER_MS), recordOutcomes(t.db, failed(second, T0), T0, DISABLE_AFTER_MS)];
+        // Both transactions have reached the hook's row and wait for it.
+        for (let i = 0; ; i++) {
+          // Blocked on the row the holder locked: a statement on hooks still running in each.
+          const [rows] = await holder.query(
+            "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND COMMAND = 'Query' AND (INFO LIKE 'UPDATE `hooks`%' OR INFO LIKE 'SELECT `HookEntity`%')",
+          );
+          if (Number((rows as Array<{ n: number }>)[0].n) >= 2) break;
+          if (i > 400) throw new Error("the two outcome batches never waited on the hook's row");
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+        await holder.query("COMMIT");
+        await Promise.all(writes);
+      } finally {
+        await holder.end();
+      }
+      const h = await t.db.read((m) => m.findOneByOrFail(HookEntity, { id: "hook_flaky" }));
+      expect(h.consecutiveFailures).toBe(4);
+      expect(h.failingSince?.toISOString()).toBe(at(-60_000).toISOString());
+    });
+  }
 });
