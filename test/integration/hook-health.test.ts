@@ -11,44 +11,14 @@ import { EventEntity } from "../../src/events/event.entity.js";
 import { HookEntity } from "../../src/hooks/hook.entity.js";
 import type { Db } from "../../src/db/index.js";
 import { DRIVERS, openTestDb } from "../helpers/db.js";
+import { insertHookRow } from "../helpers/rows.js";
 
 const T0 = new Date("2026-05-01T00:00:00.000Z");
 const at = (ms: number) => new Date(T0.getTime() + ms);
 const DISABLE_AFTER_MS = 5 * 86_400_000;
 
-async function addHook(db: Db, id: string, patch: Partial<HookEntity>): Promise<void> {
-  const hook = Object.assign(new HookEntity(), {
-    id,
-    accountId: "acc_1",
-    name: null,
-    url: "http://127.0.0.1:9/x",
-    events: ["*"],
-    sources: ["api"],
-    listId: null,
-    status: "ACTIVE",
-    signingSecret: "whsec_x",
-    previousSecret: null,
-    previousSecretExpiresAt: null,
-    verificationError: null,
-    verifiedAt: T0,
-    activeSince: T0,
-    createdByKeyId: null,
-    lastDeliveredAt: null,
-    lastFailureAt: null,
-    lastError: null,
-    consecutiveFailures: 0,
-    failingSince: null,
-    disabledReason: null,
-    createdAt: T0,
-    updatedAt: T0,
-    deletedAt: null,
-    deletedReason: null,
-    ordering: "NONE",
-    batchMaxSize: null,
-    batchMaxWaitMs: null,
-    ...patch,
-  });
-  await db.write((m) => m.insert(HookEntity, hook as never));
+function addHook(db: Db, id: string, patch: Partial<HookEntity>): Promise<void> {
+  return insertHookRow(db, { id, verifiedAt: T0, activeSince: T0, createdAt: T0, updatedAt: T0, ...patch });
 }
 
 /** One claimed delivery per hook, on events 1..n of acc_1, claimed at `now`. */

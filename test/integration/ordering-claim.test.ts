@@ -11,6 +11,7 @@ import { EventEntity } from "../../src/events/event.entity.js";
 import { HookEntity } from "../../src/hooks/hook.entity.js";
 import type { Db } from "../../src/db/index.js";
 import { DRIVERS, openTestDb } from "../helpers/db.js";
+import { insertHookRow } from "../helpers/rows.js";
 
 const T0 = new Date("2026-05-01T00:00:00.000Z");
 const LATER = new Date("2026-05-01T00:00:01.000Z");
@@ -46,39 +47,9 @@ async function finish(db: Db, ids: string[]): Promise<void> {
   await db.write((m) => m.update(DeliveryEntity, { id: In(ids) }, { status: "DELIVERED", queued: false, leaseId: null }));
 }
 
-async function addHook(db: Db, patch: Partial<HookEntity>): Promise<void> {
-  const hook = Object.assign(new HookEntity(), {
-    id: "hook_b",
-    accountId: "acc_1",
-    name: null,
-    url: "http://127.0.0.1:9/x",
-    events: ["*"],
-    sources: ["api"],
-    listId: null,
-    status: "ACTIVE",
-    signingSecret: "whsec_x",
-    previousSecret: null,
-    previousSecretExpiresAt: null,
-    verificationError: null,
-    verifiedAt: T0,
-    activeSince: T0,
-    createdByKeyId: null,
-    lastDeliveredAt: null,
-    lastFailureAt: null,
-    lastError: null,
-    consecutiveFailures: 0,
-    failingSince: null,
-    disabledReason: null,
-    createdAt: T0,
-    updatedAt: T0,
-    deletedAt: null,
-    deletedReason: null,
-    ordering: "NONE",
-    batchMaxSize: 5,
-    batchMaxWaitMs: 60_000,
-    ...patch,
-  });
-  await db.write((m) => m.insert(HookEntity, hook as never));
+/** The batched hook of these tests (hook_b, batches of 5 within 60 s) unless `patch` says otherwise. */
+function addHook(db: Db, patch: Partial<HookEntity>): Promise<void> {
+  return insertHookRow(db, { id: "hook_b", batchMaxSize: 5, batchMaxWaitMs: 60_000, ...patch });
 }
 
 describe.each(DRIVERS)("ordered and batched claims on %s", (driver) => {

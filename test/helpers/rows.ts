@@ -1,0 +1,43 @@
+import type { Db } from "../../src/db/index.js";
+import { HookEntity } from "../../src/hooks/hook.entity.js";
+
+/** When fixture rows were made. */
+export const FIXTURE_TIME = new Date("2026-05-01T00:00:00.000Z");
+
+/**
+ * Inserts an ACTIVE hook row of account acc_1 straight into the database (suites that test the
+ * delivery tables below the API); `patch` overrides any column.
+ */
+export async function insertHookRow(db: Db, patch: Partial<HookEntity> & { id: string }): Promise<void> {
+  const hook = Object.assign(new HookEntity(), {
+    accountId: "acc_1",
+    name: null,
+    url: "http://127.0.0.1:9/x",
+    events: ["*"],
+    sources: ["api"],
+    listId: null,
+    status: "ACTIVE",
+    signingSecret: "whsec_x",
+    previousSecret: null,
+    previousSecretExpiresAt: null,
+    verificationError: null,
+    verifiedAt: FIXTURE_TIME,
+    activeSince: FIXTURE_TIME,
+    createdByKeyId: null,
+    lastDeliveredAt: null,
+    lastFailureAt: null,
+    lastError: null,
+    consecutiveFailures: 0,
+    failingSince: null,
+    disabledReason: null,
+    createdAt: FIXTURE_TIME,
+    updatedAt: FIXTURE_TIME,
+    deletedAt: null,
+    deletedReason: null,
+    ordering: "NONE",
+    batchMaxSize: null,
+    batchMaxWaitMs: null,
+    ...patch,
+  });
+  await db.write((m) => m.insert(HookEntity, hook as never));
+}
