@@ -198,5 +198,9 @@ export function runMain(main: () => Promise<number>): void {
 /** Resolves after `ms`. */
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Wall-clock milliseconds with sub-millisecond precision, comparable across processes. */
-export const wallNow = () => performance.timeOrigin + performance.now();
+/**
+ * Wall-clock milliseconds, comparable across processes: the system clock itself. Not
+ * `performance.timeOrigin + performance.now()`: that is fixed when a process starts, so after
+ * the system clock is stepped (NTP) two processes disagree by the step (a run here saw 5 s).
+ */
+export const wallNow = () => Date.now();
