@@ -1,5 +1,4 @@
-import { In } from "typeorm";
-import type { Db } from "../db/index.js";
+import { updateByIds, type Db } from "../db/index.js";
 import { randomToken } from "../shared/ids.js";
 import { DeliveryEntity } from "./delivery.entity.js";
 
@@ -54,7 +53,7 @@ export async function claimDue(db: Db, options: ClaimOptions): Promise<{ leaseId
     const claimed = await qb.getMany();
     if (claimed.length === 0) return [];
     const stamp = { status: "DELIVERING" as const, leaseId, availableAt: new Date(options.now.getTime() + options.leaseMs), updatedAt: options.now };
-    await m.update(DeliveryEntity, { id: In(claimed.map((r) => r.id)) }, stamp);
+    await updateByIds(m, DeliveryEntity, claimed.map((r) => r.id), stamp);
     // The rows are locked (MySQL) or the database serialized (SQLite) from the SELECT to the
     // commit: the UPDATE's result is exactly the selected rows with the stamp, no re-read needed.
     return claimed.map((r) => Object.assign(r, stamp));

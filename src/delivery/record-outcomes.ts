@@ -1,5 +1,5 @@
 import { In, IsNull, type EntityManager } from "typeorm";
-import type { Db } from "../db/index.js";
+import { insertRows, updateByIds, type Db } from "../db/index.js";
 import type { DeliveryState } from "../events/event-bus.js";
 import type { EventEntity } from "../events/event.entity.js";
 import { HookEntity } from "../hooks/hook.entity.js";
@@ -58,7 +58,7 @@ export async function recordOutcomes(db: Db, outcomes: Outcome[], now: Date, dis
           error: o.result.error ?? null,
         }),
       );
-      for (let i = 0; i < rows.length; i += 500) await m.insert(DeliveryAttemptEntity, rows.slice(i, i + 500) as never[]);
+      await insertRows(m, DeliveryAttemptEntity, rows);
     }
 
     // One UPDATE per group of identical patches under one lease (the delivered rows of a claim,
@@ -71,9 +71,7 @@ export async function recordOutcomes(db: Db, outcomes: Outcome[], now: Date, dis
       group.ids.push(o.row.id);
       groups.set(key, group);
     }
-    for (const { patch, leaseId, ids } of groups.values()) {
-      for (let i = 0; i < ids.length; i += 500) await m.update(DeliveryEntity, { id: In(ids.slice(i, i + 500)), leaseId }, patch as never);
-    }
+    for (const { patch, leaseId, ids } of groups.values()) await updateByIds(m, DeliveryEntity, ids, patch, { leaseId });
 
     const events = await updateHooks(m, attempts, now, disableAfterMs, db.driver === "mysql");
     await holdBackFollowers(m, attempts);
