@@ -33,6 +33,11 @@ export interface HttpClientOptions {
   connectionsPerOrigin?: number;
   /** The egress guard. Default: refuse loopback, private and every other non-public target. */
   egress?: EgressPolicy;
+  /**
+   * Certificate authorities (PEM) trusted for `https:` receivers besides Node's bundled roots
+   * (which `NODE_EXTRA_CA_CERTS` also extends for the whole process). Default none.
+   */
+  extraCa?: ReadonlyArray<string | Buffer>;
 }
 
 /**
@@ -55,7 +60,7 @@ export class HttpClient {
     this.agent = new Agent({
       keepAliveTimeout: 30_000,
       connections: options.connectionsPerOrigin ?? 64,
-      connect: guardedConnector(this.egress, options.connectTimeoutMs ?? 5_000),
+      connect: guardedConnector(this.egress, options.connectTimeoutMs ?? 5_000, options.extraCa),
       headersTimeout: this.requestTimeoutMs,
       bodyTimeout: this.requestTimeoutMs,
     });
@@ -138,8 +143,10 @@ const MAX_TLS_SESSIONS = 100;
  * certificate verification against the URL's host name. `timeout` bounds resolution, every
  * dial and the TLS handshake together (`UND_ERR_CONNECT_TIMEOUT`).
  */
-export function guardedConnector(policy: EgressPolicy, timeout: number): buildConnector.connector {
+export function guardedConnector(policy: EgressPolicy, timeout: number, extraCa?: ReadonlyArray<string | Buffer>): buildConnector.connector {
   const dial = policy.dial ?? systemDialer;
+  // `ca` replaces the default roots in tls.connect: extra authorities are added to them.
+  const ca = extraCa?.length ? [...tls.rootCertificates, ...extraCa] : undefined;
   const sessions = new Map<string, Buffer>();
   return (options, callback) => {
     const { hostname, protocol } = options;
@@ -166,7 +173,7 @@ export function guardedConnector(policy: EgressPolicy, timeout: number): buildCo
       if (!secure) return raw;
       const servername = isIP(hostname) ? undefined : hostname;
       const sessionKey = servername ?? hostname;
-      const secured = tls.connect({ socket: raw, host: hostname, servername, session: sessions.get(sessionKey), ALPNProtocols: ["http/1.1"] });
+      const secured = tls.connect({ socket: raw, host: hostname, servername, session: sessions.get(sessionKey), ALPNProtocols: ["http/1.1"], ...(ca ? { ca } : {}) });
       secured.on("session", (session: Buffer) => {
         sessions.delete(sessionKey);
         if (sessions.size >= MAX_TLS_SESSIONS) sessions.delete(sessions.keys().next().value!);

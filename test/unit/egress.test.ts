@@ -1,6 +1,7 @@
 import { createServer, type Server } from "node:http";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer as createHttpsServer } from "node:https";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { connect, Socket, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -334,10 +335,18 @@ describe("egress guard: injected dialer", () => {
     return Object.assign(dial, { calls });
   }
 
-  function client(egress: EgressPolicy): HttpClient {
-    const http = new HttpClient({ connectTimeoutMs: 2_000, requestTimeoutMs: 5_000, egress });
+  function client(egress: EgressPolicy, extraCa?: string[]): HttpClient {
+    const http = new HttpClient({ connectTimeoutMs: 2_000, requestTimeoutMs: 5_000, egress, extraCa });
     cleanups.push(() => http.close());
     return http;
+  }
+
+  /** A self-signed certificate for `name` (openssl), removed after the test. */
+  function selfSigned(name: string): { key: Buffer; cert: Buffer } {
+    const dir = mkdtempSync(join(tmpdir(), "hookcast-tls-"));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", `/CN=${name}`, "-addext", `subjectAltName=DNS:${name}`, "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdio: "ignore" });
+    return { key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) };
   }
 
   it("dials exactly the checked public address, never the name, and the request completes", async () => {
@@ -439,11 +448,8 @@ describe("egress guard: injected dialer", () => {
   });
 
   it("https: TLS runs over the dialled socket, with SNI and certificate checks for the URL's name", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "hookcast-tls-"));
-    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
-    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=secure.test", "-addext", "subjectAltName=DNS:secure.test", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdio: "ignore" });
     const servernames: Array<string | false> = [];
-    const server = createTlsServer({ key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) }, (socket) => socket.end());
+    const server = createTlsServer(selfSigned("secure.test"), (socket) => socket.end());
     server.on("tlsClientError", (_error, socket: TLSSocket) => servernames.push(socket.servername));
     server.on("secureConnection", (socket: TLSSocket) => servernames.push(socket.servername));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -458,5 +464,33 @@ describe("egress guard: injected dialer", () => {
     await waitFor(() => servernames.length > 0);
     expect(servernames).toEqual(["secure.test"]);
   });
-});
 
+  it("https: a trusted receiver answers over the dialled socket and keeps the connection; a name its certificate does not cover is refused", async () => {
+    const credentials = selfSigned("secure.test");
+    const seen: string[] = [];
+    const server = createHttpsServer(credentials, (req, res) => {
+      seen.push(`${req.method} ${req.headers.host} ${req.url} ${(req.socket as TLSSocket).servername}`);
+      req.resume();
+      req.on("end", () => res.writeHead(204).end());
+    });
+    const connections: number[] = [];
+    server.on("secureConnection", () => connections.push(Date.now()));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const dial = loopbackDialer((server.address() as AddressInfo).port);
+    const http = client({ resolve: fakeResolver({ "secure.test": ["93.184.216.34"], "other.test": ["93.184.216.35"] }), dial }, [credentials.cert.toString()]);
+
+    for (let i = 0; i < 4; i++) expect(await http.post("https://secure.test/hook", {}, "{}")).toMatchObject({ statusCode: 204 });
+    expect(seen).toEqual(Array(4).fill("POST secure.test /hook secure.test"));
+    // Connections are kept alive over TLS (fewer handshakes than requests), and every one was
+    // dialled at the checked address.
+    expect(connections.length).toBeLessThan(4);
+    expect(dial.calls.map((c) => c.host)).toEqual(connections.map(() => "93.184.216.34"));
+
+    // The same trusted certificate presented for another name: verification is against the URL's host.
+    const wrong = await http.post("https://other.test/hook", {}, "{}");
+    expect(wrong.statusCode).toBeUndefined();
+    expect(wrong.error).toMatch(/altnames|does not match/i);
+    expect(seen).toHaveLength(4);
+  });
+});
