@@ -84,6 +84,8 @@ export function listen(options: ListenOptions): Listener {
         method: "POST",
         headers: { "content-type": "application/json", "user-agent": USER_AGENT, ...signedHeaders(secret, event.id, body, new Date()) },
         body,
+        // Like a webhook: a 3xx is the receiver's answer, never followed.
+        redirect: "manual",
         signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
       });
       await res.arrayBuffer().catch(() => undefined);

@@ -82,6 +82,41 @@ afterEach(async () => {
 afterAll(() => rmSync(`${ROOT}/${BUILD}`, { recursive: true, force: true }));
 
 describe.each(DRIVERS)("hookcast listen on %s", (driver) => {
+  it("never follows a redirect: a 3xx is printed as the receiver's answer and its Location gets nothing", async () => {
+    const t = await startTestApp(driver);
+    cleanups.push(() => t.stop());
+    const elsewhere: string[] = [];
+    const target = createServer((req, res) => {
+      elsewhere.push(`${req.method} ${req.url}`);
+      res.writeHead(204).end();
+    });
+    await new Promise<void>((resolve) => target.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise((resolve) => target.close(resolve)));
+    const location = `http://127.0.0.1:${(target.address() as AddressInfo).port}/elsewhere`;
+    const redirecting = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => res.writeHead(307, { location }).end());
+    });
+    await new Promise<void>((resolve) => redirecting.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise((resolve) => redirecting.close(resolve)));
+
+    let out = "";
+    const child = spawn(process.execPath, [`${BUILD}/src/cli.js`, "listen", "--forward-to", `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}/hook`, "--url", t.url, "--api-key", BOOTSTRAP_KEY], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.add(child);
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+    await waitFor(() => /connected to ws:/.test(out) && t.app.live!.hub.liveCount === 1, { timeoutMs: 15_000, message: out });
+
+    const a = await createContact(t, { email: "moved@example.com" });
+    const created = (await allEvents(t)).find((e) => e.type === "contact.created" && e.data.id === a.id)!;
+    await waitFor(() => out.includes(`contact.created  ${created.id}  → 307`), { timeoutMs: 15_000, message: out });
+    expect(elsewhere).toEqual([]);
+  });
+
   it("forwards each matching event signed like a webhook, one line each, and resumes after a reconnect", async () => {
     const db = await freshDatabaseUrl(driver);
     cleanups.push(db.drop);
