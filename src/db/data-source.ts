@@ -53,6 +53,23 @@ export function dataSourceOptions(databaseUrl: string): DataSourceOptions {
 const RETRYABLE_MYSQL = new Set(["ER_LOCK_DEADLOCK", "ER_LOCK_WAIT_TIMEOUT"]);
 
 /**
+ * The connection is gone (killed on the server, reset, server restarting): whatever ran on it
+ * was rolled back by the server, unless the failure came while COMMIT was on its way.
+ */
+const CONNECTION_LOST = new Set(["PROTOCOL_CONNECTION_LOST", "ER_CONNECTION_KILLED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "ER_SERVER_SHUTDOWN", "PROTOCOL_SEQUENCE_TIMEOUT"]);
+
+function errorCode(error: unknown): string | undefined {
+  return (error as { driverError?: { code?: string } }).driverError?.code ?? (error as { code?: string }).code;
+}
+
+/** mysql2 marks an error after which its connection is unusable `fatal`. */
+function connectionLost(error: unknown): boolean {
+  const code = errorCode(error);
+  const fatal = (error as { driverError?: { fatal?: boolean }; fatal?: boolean }).driverError?.fatal ?? (error as { fatal?: boolean }).fatal;
+  return (code !== undefined && CONNECTION_LOST.has(code)) || fatal === true;
+}
+
+/**
  * The database handle every part uses. `write` runs a transaction (READ COMMITTED on MySQL,
  * retried on deadlock; serialized on SQLite, whose single connection cannot overlap
  * transactions); `read` runs outside a transaction (serialized with writes on SQLite, so no
@@ -66,17 +83,25 @@ export class Db {
     this.driver = dataSource.options.type === "better-sqlite3" ? "sqlite" : "mysql";
   }
 
-  /** Runs `fn` in one transaction. `fn` must have no side effects outside the database: it may run more than once. */
+  /**
+   * Runs `fn` in one transaction. `fn` must have no side effects outside the database: it may run
+   * more than once. On MySQL it runs again (up to 5 times) after a deadlock or lock wait timeout,
+   * and after its connection was lost before COMMIT was sent (the server rolled it back); a
+   * connection lost during COMMIT is not retried, since the change may have committed.
+   */
   write<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T> {
     if (this.driver === "sqlite") return this.mutex.run(() => this.dataSource.transaction(fn));
-    return this.retrying(() => this.mysqlTransaction(fn));
+    return this.retrying(() => this.mysqlTransaction(fn), (error) => !this.commitFailures.has(error as object) && (RETRYABLE_MYSQL.has(errorCode(error) ?? "") || connectionLost(error)));
   }
 
-  /** Runs read-only work outside a transaction. */
+  /** Runs read-only work outside a transaction; on MySQL again on a fresh connection if its connection was lost. */
   read<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T> {
     if (this.driver === "sqlite") return this.mutex.run(() => fn(this.dataSource.manager));
-    return fn(this.dataSource.manager);
+    return this.retrying(() => fn(this.dataSource.manager), connectionLost);
   }
+
+  /** Errors thrown by COMMIT itself: the transaction's outcome is unknown, so never retried. */
+  private readonly commitFailures = new WeakSet<object>();
 
   /** Pool connections whose session isolation is already READ COMMITTED. */
   private readonly readCommitted = new WeakSet<object>();
@@ -95,14 +120,21 @@ export class Db {
         this.readCommitted.add(connection);
       }
       await runner.startTransaction();
+      let result: T;
       try {
-        const result = await fn(runner.manager);
-        await runner.commitTransaction();
-        return result;
+        result = await fn(runner.manager);
       } catch (error) {
         await runner.rollbackTransaction().catch(() => undefined);
         throw error;
       }
+      try {
+        await runner.commitTransaction();
+      } catch (error) {
+        if (error && typeof error === "object") this.commitFailures.add(error);
+        await runner.rollbackTransaction().catch(() => undefined);
+        throw error;
+      }
+      return result;
     } finally {
       await runner.release();
     }
@@ -113,13 +145,12 @@ export class Db {
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
 
-  private async retrying<T>(run: () => Promise<T>): Promise<T> {
+  private async retrying<T>(run: () => Promise<T>, retryable: (error: unknown) => boolean): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await run();
       } catch (error) {
-        const code = (error as { code?: string; driverError?: { code?: string } }).driverError?.code ?? (error as { code?: string }).code;
-        if (attempt >= 5 || !code || !RETRYABLE_MYSQL.has(code)) throw error;
+        if (attempt >= 5 || !retryable(error)) throw error;
         // Back off a little, with jitter, so that colliding writers do not collide again.
         await new Promise((r) => setTimeout(r, attempt * 5 + Math.random() * 10));
       }
