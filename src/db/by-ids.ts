@@ -51,14 +51,15 @@ export async function updateByIds<T extends ObjectLiteral>(m: EntityManager, ent
  */
 export async function insertRows<T extends ObjectLiteral>(m: EntityManager, entity: EntityTarget<T>, rows: readonly T[]): Promise<void> {
   if (rows.length === 0) return;
-  const map = mapping(m, entity);
-  const properties = m.connection.getMetadata(entity).columns.map((c) => c.propertyName);
-  const head = `INSERT INTO ${map.table} (${properties.map((p) => map.name(p)).join(", ")}) VALUES `;
-  const tuple = `(${properties.map(() => "?").join(", ")})`;
+  const { tablePath, columns } = m.connection.getMetadata(entity);
+  const driver = m.connection.driver;
+  const head = `INSERT INTO ${driver.escape(tablePath)} (${columns.map((c) => driver.escape(c.databaseName)).join(", ")}) VALUES `;
+  const tuple = `(${columns.map(() => "?").join(", ")})`;
   for (let i = 0; i < rows.length; i += CHUNK) {
     const chunk = rows.slice(i, i + CHUNK);
     const values: unknown[] = [];
-    for (const row of chunk) for (const p of properties) values.push(map.value(p, row[p] ?? null));
+    // Column metadata in hand: no lookup per value (rows × columns on the outcome path).
+    for (const row of chunk) for (const c of columns) values.push(driver.preparePersistentValue(row[c.propertyName] ?? null, c));
     await run(m, head + chunk.map(() => tuple).join(", "), values);
   }
 }
