@@ -77,9 +77,10 @@ export interface DispatcherDeps {
 export class Dispatcher {
   private inFlight = 0;
   /**
-   * Attempts whose response is in but whose outcome is not yet written: still leased, so sent
-   * again if this process dies. No send starts while `inFlight + unwritten` is 2 × `concurrency`,
-   * so a killed worker can duplicate at most that many deliveries.
+   * Requests (single deliveries or whole batches) whose response is in but whose outcome is not
+   * yet written: still leased, so sent again if this process dies. No send starts while
+   * `inFlight + unwritten` is 2 × `concurrency`, so a killed worker repeats at most that many
+   * requests.
    */
   private unwritten = 0;
   private readonly perHook = new Map<string, number>();
@@ -389,7 +390,7 @@ export class Dispatcher {
    * request need not wait for a commit (the slot cycle is the POST alone). A sent delivery whose
    * outcome is not yet recorded is still leased and is sent again if this process dies, so
    * {@link pump} starts no send while `inFlight + unwritten` reaches 2 × `concurrency`: that
-   * many deliveries at most are ever at risk of a duplicate, however slow the writes.
+   * many requests at most are ever at risk of a duplicate, however slow the writes.
    */
   private recordSent(written: Promise<unknown>): void {
     this.unwritten++;
