@@ -1,4 +1,5 @@
 import type { Db } from "../../src/db/index.js";
+import { EventEntity } from "../../src/events/event.entity.js";
 import { HookEntity } from "../../src/hooks/hook.entity.js";
 
 /** When fixture rows were made. */
@@ -40,4 +41,31 @@ export async function insertHookRow(db: Db, patch: Partial<HookEntity> & { id: s
     ...patch,
   });
   await db.write((m) => m.insert(HookEntity, hook as never));
+}
+
+/**
+ * Appends one `contact.updated` event per entry of `contacts` (its contact id), in order, to
+ * account acc_1's log from sequence `from` (ids `evt_000001`…), straight into the database;
+ * returns them.
+ */
+export async function insertEventRows(db: Db, contacts: string[], options: { from?: number; fanoutPending?: boolean } = {}): Promise<EventEntity[]> {
+  const from = options.from ?? 1;
+  const rows = contacts.map((contactId, i) =>
+    Object.assign(new EventEntity(), {
+      id: `evt_${String(from + i).padStart(6, "0")}`,
+      accountId: "acc_1",
+      sequence: from + i,
+      type: "contact.updated",
+      source: "api",
+      occurredAt: FIXTURE_TIME,
+      data: { id: contactId },
+      contactId,
+      listId: null,
+      tag: null,
+      actorKeyId: null,
+      fanoutPending: options.fanoutPending ?? false,
+    }),
+  );
+  await db.write((m) => m.insert(EventEntity, rows as never[]));
+  return rows;
 }

@@ -5,13 +5,13 @@
  */
 import { createConnection } from "mysql2/promise";
 import { afterEach, describe, expect, it } from "vitest";
-import { claimDue, insertDeliveries, newDelivery } from "../../src/delivery/index.js";
+import { claimDue, insertDeliveries, newDelivery, type Decision } from "../../src/delivery/index.js";
 import { LAST_DELIVERED_PRECISION_MS, recordOutcomes, type Outcome } from "../../src/delivery/record-outcomes.js";
-import { EventEntity } from "../../src/events/event.entity.js";
 import { HookEntity } from "../../src/hooks/hook.entity.js";
 import type { Db } from "../../src/db/index.js";
+import { waitFor } from "../helpers/app.js";
 import { DRIVERS, openTestDb } from "../helpers/db.js";
-import { insertHookRow } from "../helpers/rows.js";
+import { insertEventRows, insertHookRow } from "../helpers/rows.js";
 
 const T0 = new Date("2026-05-01T00:00:00.000Z");
 const at = (ms: number) => new Date(T0.getTime() + ms);
@@ -21,52 +21,27 @@ function addHook(db: Db, id: string, patch: Partial<HookEntity>): Promise<void> 
   return insertHookRow(db, { id, verifiedAt: T0, activeSince: T0, createdAt: T0, updatedAt: T0, ...patch });
 }
 
-/** One claimed delivery per hook, on events 1..n of acc_1, claimed at `now`. */
+/** One claimed delivery per hook, on events `from`… of acc_1, claimed at `now`. */
 async function claimOnePerHook(db: Db, hookIds: string[], now: Date, from: number) {
-  const events = hookIds.map((_, i) =>
-    Object.assign(new EventEntity(), {
-      id: `evt_${String(from + i).padStart(6, "0")}`,
-      accountId: "acc_1",
-      sequence: from + i,
-      type: "contact.updated",
-      source: "api",
-      occurredAt: T0,
-      data: { id: "con_1" },
-      contactId: "con_1",
-      listId: null,
-      tag: null,
-      actorKeyId: null,
-      fanoutPending: false,
-    }),
-  );
-  await db.write(async (m) => {
-    await m.insert(EventEntity, events as never[]);
-    await insertDeliveries(m, events.map((e, i) => newDelivery({ accountId: "acc_1", hookId: hookIds[i], eventId: e.id, eventSequence: e.sequence, now: T0 })));
-  });
+  const events = await insertEventRows(db, hookIds.map(() => "con_1"), { from });
+  await db.write((m) => insertDeliveries(m, events.map((e, i) => newDelivery({ accountId: "acc_1", hookId: hookIds[i], eventId: e.id, eventSequence: e.sequence, now: T0 }))));
   return claimDue(db, { limit: 100, now, leaseMs: 60_000 });
 }
 
-function failed(claim: Awaited<ReturnType<typeof claimOnePerHook>>, startedAt: Date): Outcome[] {
+/** The same answered attempt for every claimed row. */
+function attemptsOf(claim: Awaited<ReturnType<typeof claimOnePerHook>>, startedAt: Date, statusCode: number, decision: Decision): Outcome[] {
   return claim.rows.map((row) => ({
     kind: "attempt",
     row,
     leaseId: claim.leaseId,
     startedAt,
-    result: { statusCode: 500, headers: {}, excerpt: "down", durationMs: 3 },
-    decision: { kind: "retry", at: at(60_000) },
+    result: { statusCode, headers: {}, excerpt: statusCode < 300 ? "" : "down", durationMs: 3 },
+    decision,
   }));
 }
 
-function delivered(claim: Awaited<ReturnType<typeof claimOnePerHook>>, startedAt: Date): Outcome[] {
-  return claim.rows.map((row) => ({
-    kind: "attempt",
-    row,
-    leaseId: claim.leaseId,
-    startedAt,
-    result: { statusCode: 204, headers: {}, excerpt: "", durationMs: 3 },
-    decision: { kind: "delivered" },
-  }));
-}
+const failed = (claim: Awaited<ReturnType<typeof claimOnePerHook>>, startedAt: Date) => attemptsOf(claim, startedAt, 500, { kind: "retry", at: at(60_000) });
+const delivered = (claim: Awaited<ReturnType<typeof claimOnePerHook>>, startedAt: Date) => attemptsOf(claim, startedAt, 204, { kind: "delivered" });
 
 async function health(db: Db, id: string) {
   const h = await db.read((m) => m.findOneByOrFail(HookEntity, { id }));
@@ -113,15 +88,16 @@ describe.each(DRIVERS)("hook health written by outcome batches on %s", (driver) 
         await holder.query("SELECT id FROM hooks WHERE id = 'hook_flaky' FOR UPDATE");
         const writes = [recordOutcomes(t.db, failed(first, T0), T0, DISABLE_AFTER_MS), recordOutcomes(t.db, failed(second, T0), T0, DISABLE_AFTER_MS)];
         // Both transactions have reached the hook's row and wait for it.
-        for (let i = 0; ; i++) {
-          // Blocked on the row the holder locked: a statement on hooks still running in each.
-          const [rows] = await holder.query(
-            "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND COMMAND = 'Query' AND (INFO LIKE 'UPDATE `hooks`%' OR INFO LIKE 'SELECT `HookEntity`%')",
-          );
-          if (Number((rows as Array<{ n: number }>)[0].n) >= 2) break;
-          if (i > 400) throw new Error("the two outcome batches never waited on the hook's row");
-          await new Promise((resolve) => setTimeout(resolve, 25));
-        }
+        // Blocked on the row the holder locked: a statement on hooks still running in each.
+        await waitFor(
+          async () => {
+            const [rows] = await holder.query(
+              "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND COMMAND = 'Query' AND (INFO LIKE 'UPDATE `hooks`%' OR INFO LIKE 'SELECT `HookEntity`%')",
+            );
+            return Number((rows as Array<{ n: number }>)[0].n) >= 2;
+          },
+          { message: "the two outcome batches never waited on the hook's row" },
+        );
         await holder.query("COMMIT");
         await Promise.all(writes);
       } finally {

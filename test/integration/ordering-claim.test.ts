@@ -11,31 +11,14 @@ import { EventEntity } from "../../src/events/event.entity.js";
 import { HookEntity } from "../../src/hooks/hook.entity.js";
 import type { Db } from "../../src/db/index.js";
 import { DRIVERS, openTestDb } from "../helpers/db.js";
-import { insertHookRow } from "../helpers/rows.js";
+import { insertEventRows, insertHookRow } from "../helpers/rows.js";
 
 const T0 = new Date("2026-05-01T00:00:00.000Z");
 const LATER = new Date("2026-05-01T00:00:01.000Z");
 
-/** Appends events of `contacts` (one per entry, in order) to account acc_1's log; returns them. */
-async function addEvents(db: Db, contacts: string[], fanoutPending = false, from = 1): Promise<EventEntity[]> {
-  const rows = contacts.map((contactId, i) =>
-    Object.assign(new EventEntity(), {
-      id: `evt_${String(from + i).padStart(6, "0")}`,
-      accountId: "acc_1",
-      sequence: from + i,
-      type: "contact.updated",
-      source: "api",
-      occurredAt: T0,
-      data: { id: contactId },
-      contactId,
-      listId: null,
-      tag: null,
-      actorKeyId: null,
-      fanoutPending,
-    }),
-  );
-  await db.write((m) => m.insert(EventEntity, rows as never[]));
-  return rows;
+/** Events of `contacts` in acc_1's log from sequence `from` (see `insertEventRows`). */
+function addEvents(db: Db, contacts: string[], fanoutPending = false, from = 1): Promise<EventEntity[]> {
+  return insertEventRows(db, contacts, { fanoutPending, from });
 }
 
 function deliveryOf(e: EventEntity, opts: { key?: string | null; batched?: boolean; hookId?: string } = {}): DeliveryEntity {
