@@ -73,6 +73,16 @@ beforeAll(() => {
   execFileSync("npx", ["tsc", "-p", "tsconfig.json", "--outDir", BUILD], { cwd: ROOT, stdio: "pipe" });
 }, 120_000);
 
+/** Starts `hookcast listen <args>` from the suite's build, registered for teardown; `output()` is everything it printed so far. */
+function startListen(args: string[]): { child: ChildProcess; output: () => string } {
+  const child = spawn(process.execPath, [`${BUILD}/src/cli.js`, "listen", ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? "" }, stdio: ["ignore", "pipe", "pipe"] });
+  children.add(child);
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  return { child, output: () => out };
+}
+
 afterEach(async () => {
   for (const child of children) child.kill("SIGKILL");
   children.clear();
@@ -100,20 +110,12 @@ describe.each(DRIVERS)("hookcast listen on %s", (driver) => {
     await new Promise<void>((resolve) => redirecting.listen(0, "127.0.0.1", resolve));
     cleanups.push(() => new Promise((resolve) => redirecting.close(resolve)));
 
-    let out = "";
-    const child = spawn(process.execPath, [`${BUILD}/src/cli.js`, "listen", "--forward-to", `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}/hook`, "--url", t.url, "--api-key", BOOTSTRAP_KEY], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    children.add(child);
-    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-    await waitFor(() => /connected to ws:/.test(out) && t.app.live!.hub.liveCount === 1, { timeoutMs: 15_000, message: out });
+    const cli = startListen(["--forward-to", `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}/hook`, "--url", t.url, "--api-key", BOOTSTRAP_KEY]);
+    await waitFor(() => /connected to ws:/.test(cli.output()) && t.app.live!.hub.liveCount === 1, { timeoutMs: 15_000, message: cli.output() });
 
     const a = await createContact(t, { email: "moved@example.com" });
     const created = (await allEvents(t)).find((e) => e.type === "contact.created" && e.data.id === a.id)!;
-    await waitFor(() => out.includes(`contact.created  ${created.id}  → 307`), { timeoutMs: 15_000, message: out });
+    await waitFor(() => cli.output().includes(`contact.created  ${created.id}  → 307`), { timeoutMs: 15_000, message: cli.output() });
     expect(elsewhere).toEqual([]);
   });
 
@@ -124,39 +126,34 @@ describe.each(DRIVERS)("hookcast listen on %s", (driver) => {
     cleanups.push(() => t.stop());
     const port = new URL(t.url).port;
 
-    let out = "";
-    const secret = () => /signing secret: (whsec_\S+)/.exec(out)?.[1] ?? "";
+    // The receiver verifies with the secret listen prints, once it has printed it.
+    let printed = () => "";
+    const secret = () => /signing secret: (whsec_\S+)/.exec(printed())?.[1] ?? "";
     const receiver = await startVerifyingReceiver(secret);
     cleanups.push(() => new Promise((resolve) => receiver.server.close(resolve)));
-    const child = spawn(process.execPath, [`${BUILD}/src/cli.js`, "listen", "--forward-to", receiver.url, "--events", "contact.created,contact.tag_added", "--url", t.url, "--api-key", BOOTSTRAP_KEY], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    children.add(child);
-    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-    await waitFor(() => secret() && /connected to ws:/.test(out) && t.app.live!.hub.liveCount === 1, { timeoutMs: 15_000, message: out });
+    const cli = startListen(["--forward-to", receiver.url, "--events", "contact.created,contact.tag_added", "--url", t.url, "--api-key", BOOTSTRAP_KEY]);
+    printed = cli.output;
+    await waitFor(() => secret() && /connected to ws:/.test(cli.output()) && t.app.live!.hub.liveCount === 1, { timeoutMs: 15_000, message: cli.output() });
 
     const a = await createContact(t, { email: "a@example.com" });
     await t.ok(`mutation($id: ID!) { tagContact(contactId: $id, tag: "vip") { id } }`, { id: a.id });
     await t.ok(`mutation($id: ID!) { recordBounce(contactId: $id) { id } }`, { id: a.id }); // filtered out
-    await waitFor(() => receiver.ok.length >= 2, { message: out });
+    await waitFor(() => receiver.ok.length >= 2, { message: cli.output() });
 
     // The server stops; while nothing serves, an event is committed straight to the database,
     // so it is in the log before listen can reconnect: it must come from the replay after the
     // cursor listen resumes from, once, and nothing before that cursor may come again.
     const { me } = await t.ok(`{ me { id } }`);
     await t.app.stop();
-    await waitFor(() => /disconnected/.test(out), { message: out });
+    await waitFor(() => /disconnected/.test(cli.output()), { message: cli.output() });
     const forwardedBefore = receiver.ok.length;
     const lastBefore = receiver.ok[forwardedBefore - 1].envelope.sequence;
     const b = await commitContact(db.url, me.id, "b@example.com");
     t = await startTestApp(driver, { databaseUrl: db.url, env: { PORT: port } }); // stopped by the cleanup above
-    await waitFor(() => receiver.ok.length > forwardedBefore, { timeoutMs: 15_000, message: out });
-    expect(out).toMatch(/connected to ws:\S+ \(resuming after the last event\)/);
+    await waitFor(() => receiver.ok.length > forwardedBefore, { timeoutMs: 15_000, message: cli.output() });
+    expect(cli.output()).toMatch(/connected to ws:\S+ \(resuming after the last event\)/);
     await t.ok(`mutation($id: ID!) { tagContact(contactId: $id, tag: "late") { id } }`, { id: b.id });
-    await waitFor(() => receiver.ok.length >= forwardedBefore + 2, { timeoutMs: 15_000, message: out });
+    await waitFor(() => receiver.ok.length >= forwardedBefore + 2, { timeoutMs: 15_000, message: cli.output() });
 
     // After the reconnect: the event committed while down (once), then the live one; nothing older.
     const afterReconnect = receiver.ok.slice(forwardedBefore).map((f) => f.envelope);
@@ -166,7 +163,7 @@ describe.each(DRIVERS)("hookcast listen on %s", (driver) => {
     ]);
     for (const e of afterReconnect) expect(e.sequence).toBeGreaterThan(lastBefore);
     // The first connection started live from now; only the second one resumed.
-    expect(out.match(/connected to ws:.*/g)).toEqual([expect.not.stringContaining("resuming"), expect.stringContaining("resuming after the last event")]);
+    expect(cli.output().match(/connected to ws:.*/g)).toEqual([expect.not.stringContaining("resuming"), expect.stringContaining("resuming after the last event")]);
 
     // Exactly the matching events of the log, in order, each once, each body the webhook envelope.
     const log = (await allEvents(t)).filter((e) => ["contact.created", "contact.tag_added"].includes(e.type));
@@ -179,8 +176,8 @@ describe.each(DRIVERS)("hookcast listen on %s", (driver) => {
       expect(f.headers["content-type"]).toBe("application/json");
     }
     // One line per event forwarded, with the receiver's answer.
-    for (const e of log) expect(out).toMatch(new RegExp(`${e.type}\\s+${e.id}\\s+→ 204`));
-    expect(out).not.toMatch(/contact\.bounced/);
+    for (const e of log) expect(cli.output()).toMatch(new RegExp(`${e.type}\\s+${e.id}\\s+→ 204`));
+    expect(cli.output()).not.toMatch(/contact\.bounced/);
   }, 60_000);
 
   it("--secret signs with the given secret and --after replays from a cursor", async () => {
@@ -192,17 +189,9 @@ describe.each(DRIVERS)("hookcast listen on %s", (driver) => {
     const first = await createContact(t, { email: "first@example.com" });
     const cursor = (await allEvents(t))[0].cursor;
     const second = await createContact(t, { email: "second@example.com" });
-    const child = spawn(process.execPath, [`${BUILD}/src/cli.js`, "listen", "--forward-to", receiver.url, "--url", t.url, "--api-key", BOOTSTRAP_KEY, "--secret", given, "--after", cursor], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    children.add(child);
-    let out = "";
-    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-    await waitFor(() => receiver.ok.length >= 1, { message: out });
-    expect(out).toContain(`signing secret: ${given}`);
+    const cli = startListen(["--forward-to", receiver.url, "--url", t.url, "--api-key", BOOTSTRAP_KEY, "--secret", given, "--after", cursor]);
+    await waitFor(() => receiver.ok.length >= 1, { message: cli.output() });
+    expect(cli.output()).toContain(`signing secret: ${given}`);
     expect(receiver.bad).toEqual([]);
     expect(receiver.ok.map((f) => f.envelope.data.id)).toEqual([second.id]);
     expect(first.id).not.toBe(second.id);
@@ -212,16 +201,8 @@ describe.each(DRIVERS)("hookcast listen on %s", (driver) => {
     const t = await startTestApp(driver);
     cleanups.push(() => t.stop());
     const result = await new Promise<{ code: number | null; out: string }>((resolve) => {
-      const child = spawn(process.execPath, [`${BUILD}/src/cli.js`, "listen", "--forward-to", "http://127.0.0.1:9/hook", "--url", t.url, "--api-key", "hc_wrong_key_0123456789abcdef"], {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH ?? "" },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      children.add(child);
-      let out = "";
-      child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-      child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-      child.on("close", (code) => resolve({ code, out }));
+      const cli = startListen(["--forward-to", "http://127.0.0.1:9/hook", "--url", t.url, "--api-key", "hc_wrong_key_0123456789abcdef"]);
+      cli.child.on("close", (code) => resolve({ code, out: cli.output() }));
     });
     expect(result.code).toBe(1);
     expect(result.out).toMatch(/hookcast: the API key was refused \(4403\)/);

@@ -40,7 +40,7 @@ function attemptsOf(claim: Awaited<ReturnType<typeof claimOnePerHook>>, startedA
   }));
 }
 
-const failed = (claim: Awaited<ReturnType<typeof claimOnePerHook>>, startedAt: Date) => attemptsOf(claim, startedAt, 500, { kind: "retry", at: at(60_000) });
+const failed = (claim: Awaited<ReturnType<typeof claimOnePerHook>>, startedAt: Date) => attemptsOf(claim, startedAt, 500, { kind: "retry", at: at(60_000), delayMs: 60_000 });
 const delivered = (claim: Awaited<ReturnType<typeof claimOnePerHook>>, startedAt: Date) => attemptsOf(claim, startedAt, 204, { kind: "delivered" });
 
 async function health(db: Db, id: string) {
