@@ -72,7 +72,7 @@ export async function startHookcast(config: Config, overrides: Overrides = {}): 
     processMetrics: overrides.processMetrics,
     readDbGauges: async () => {
       const queue = await queueStats(db, clock.now());
-      return { queued: queue, oldestDueAgeSeconds: queue.oldestDueAgeSeconds, hooksByStatus: await countHooksByStatus(db) };
+      return { queued: queue, oldestDueAgeSeconds: queue.oldestDueAgeSeconds, fanOutBacklog: queue.fanOutBacklog, fanOutLagSeconds: queue.fanOutLagSeconds, hooksByStatus: await countHooksByStatus(db) };
     },
   });
   const eventLog = new EventLog(db, bus, clock, (events) => metrics.eventsCommitted(events));

@@ -9,6 +9,10 @@ export interface DbGauges {
   queued: { due: number; waiting: number; parked: number };
   /** Age of the oldest due delivery, in seconds; 0 when nothing is due. */
   oldestDueAgeSeconds: number;
+  /** Committed events not fanned out into deliveries yet. */
+  fanOutBacklog: number;
+  /** Age of the oldest of those events, in seconds; 0 when there is none. */
+  fanOutLagSeconds: number;
   /** Hooks (not deleted) by status. */
   hooksByStatus: Record<string, number>;
 }
@@ -102,16 +106,20 @@ export class Metrics {
           for (const state of ["due", "waiting", "parked"] as const) this.set({ state }, queued[state]);
         },
       });
-      new Gauge({
-        name: `${METRIC_PREFIX}delivery_lag_seconds`,
-        help: "Age of the oldest due delivery (how far the workers are behind); 0 when nothing is due.",
-        registers,
-        async collect() {
-          const snap = await snapshot();
-          this.reset();
-          if (snap) this.set(snap.oldestDueAgeSeconds);
-        },
-      });
+      const single = (name: string, help: string, value: (snap: DbGauges) => number) =>
+        new Gauge({
+          name: `${METRIC_PREFIX}${name}`,
+          help,
+          registers,
+          async collect() {
+            const snap = await snapshot();
+            this.reset();
+            if (snap) this.set(value(snap));
+          },
+        });
+      single("delivery_lag_seconds", "Age of the oldest due delivery (how far the workers are behind); 0 when nothing is due.", (snap) => snap.oldestDueAgeSeconds);
+      single("fanout_backlog", "Committed events whose deliveries are not created yet.", (snap) => snap.fanOutBacklog);
+      single("fanout_lag_seconds", "Age of the oldest event not fanned out yet; 0 when there is none.", (snap) => snap.fanOutLagSeconds);
       new Gauge({
         name: `${METRIC_PREFIX}hooks`,
         help: "Hooks (not deleted) by status.",

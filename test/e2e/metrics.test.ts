@@ -129,12 +129,16 @@ describe.each(DRIVERS)("/metrics on %s", (driver) => {
     }, { message: "flaky hook disabled" });
     expect(valueOf(disabled, "hookcast_hooks", { status: "ACTIVE" })).toBe(1);
 
-    // The receiver recovers: the queue drains, lag back to 0.
+    // The receiver recovers: the fan-out and the queue drain, lag back to 0.
     slow = false;
-    const after = await waitFor(async () => {
-      const s = await scrape(t.url);
-      return valueOf(s, "hookcast_delivery_queue_depth", { state: "due" }) === 0 && valueOf(s, "hookcast_delivery_queue_depth", { state: "waiting" }) === 0 ? s : null;
-    }, { timeoutMs: 30_000, message: "queue drained" });
+    const drained = (s: Awaited<ReturnType<typeof scrape>>) =>
+      valueOf(s, "hookcast_fanout_backlog") === 0 && valueOf(s, "hookcast_delivery_queue_depth", { state: "due" }) === 0 && valueOf(s, "hookcast_delivery_queue_depth", { state: "waiting" }) === 0;
+    await waitFor(async () => drained(await scrape(t.url)), { timeoutMs: 30_000, message: "queue drained" });
+    // A scrape reads its counters as it starts and the database gauges a moment later, so the
+    // one that saw the queue empty may predate the last outcomes' counts: read the next one.
+    const after = await scrape(t.url);
+    expect(drained(after)).toBe(true);
+    expect(valueOf(after, "hookcast_fanout_lag_seconds")).toBe(0);
     expect(valueOf(after, "hookcast_delivery_lag_seconds")).toBe(0);
     // Every contact, and the system's hook.deleted (410) and hook.disabled, went to the steady hook.
     expect(valueOf(after, "hookcast_events_appended_total", { type: "hook.deleted" })).toBe(1);
@@ -196,11 +200,15 @@ describe.each(DRIVERS)("/metrics on %s", (driver) => {
     await t.ok(`mutation($id: ID!) { pauseHook(id: $id) { status } }`, { id: b });
     await t.ok(`mutation($id: ID!) { pingHook(id: $id) { id } }`, { id: a });
     await t.ok(`mutation($id: ID!) { pingHook(id: $id) { id } }`, { id: a });
+    // No worker fans these out: they wait in the fan-out's backlog.
+    const changes = 3;
+    for (let i = 0; i < changes; i++) await t.ok(`mutation($email: String!) { createContact(input: { email: $email }) { id } }`, { email: `backlog${i}@example.com` });
     const samples = await waitFor(async () => {
       const s = await scrape(t.url);
-      return (valueOf(s, "hookcast_delivery_lag_seconds") ?? 0) > 0 ? s : null;
+      return (valueOf(s, "hookcast_delivery_lag_seconds") ?? 0) > 0 && (valueOf(s, "hookcast_fanout_lag_seconds") ?? 0) > 0 ? s : null;
     });
     expect(valueOf(samples, "hookcast_delivery_queue_depth", { state: "due" })).toBe(2);
+    expect(valueOf(samples, "hookcast_fanout_backlog")).toBe(changes);
     expect(valueOf(samples, "hookcast_hooks", { status: "ACTIVE" })).toBe(1);
     expect(valueOf(samples, "hookcast_hooks", { status: "PAUSED" })).toBe(1);
     expect(valueOf(samples, "hookcast_events_appended_total", { type: "hook.ping" })).toBe(2);
@@ -213,6 +221,17 @@ describe.each(DRIVERS)("/metrics on %s", (driver) => {
     expect(valueOf(later, "hookcast_delivery_lag_seconds")).toBe(0);
     expect(valueOf(later, "hookcast_hooks", { status: "ACTIVE" })).toBe(0);
     expect(valueOf(later, "hookcast_events_appended_total", { type: "hook.deleted" })).toBe(1);
+
+    // A worker process on the same database fans the backlog out and the gauges fall to 0.
+    const worker = await startTestApp(driver, { databaseUrl: t.databaseUrl, env: { HOOKCAST_ROLE: "worker" } });
+    cleanups.push(() => worker.stop());
+    const fannedOut = await waitFor(async () => {
+      const s = await scrape(t.url);
+      return valueOf(s, "hookcast_fanout_backlog") === 0 ? s : null;
+    }, { message: "backlog fanned out" });
+    expect(valueOf(fannedOut, "hookcast_fanout_lag_seconds")).toBe(0);
+    // Paused hook b matched the contacts and the hook.deleted: its deliveries are parked.
+    expect(valueOf(fannedOut, "hookcast_delivery_queue_depth", { state: "parked" })).toBe(changes + 1);
   });
 });
 

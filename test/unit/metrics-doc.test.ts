@@ -22,7 +22,7 @@ function metricRows(markdown: string): DocRow[] {
 /** A registry with every series a process can have: database gauges and the worker's tick age included. */
 function fullRegistry(): Metrics {
   const metrics = new Metrics({
-    readDbGauges: async () => ({ queued: { due: 0, waiting: 0, parked: 0 }, oldestDueAgeSeconds: 0, hooksByStatus: {} }),
+    readDbGauges: async () => ({ queued: { due: 0, waiting: 0, parked: 0 }, oldestDueAgeSeconds: 0, fanOutBacklog: 0, fanOutLagSeconds: 0, hooksByStatus: {} }),
   });
   metrics.watchWorker(() => Date.now());
   return metrics;
