@@ -49,6 +49,43 @@ export function dataSourceOptions(databaseUrl: string): DataSourceOptions {
   };
 }
 
+/** Options of {@link Db.write}. */
+export interface WriteOptions<T> {
+  /**
+   * Tells, in a transaction of its own, whether the transaction that returned `result` committed
+   * (for instance: does the event row it inserted exist, read with a locking read). Used only when
+   * the connection was lost during COMMIT; see {@link Db.write}.
+   */
+  committed?: (manager: EntityManager, result: T) => Promise<boolean>;
+}
+
+/**
+ * The connection was lost while COMMIT was on its way and the outcome could not be read back:
+ * the change may or may not have been applied. Clients get `COMMIT_OUTCOME_UNKNOWN`.
+ */
+export class CommitOutcomeUnknownError extends Error {
+  constructor(cause: unknown, readBack?: unknown) {
+    super(`the database connection was lost during COMMIT${readBack ? " and the outcome could not be read back" : ""}`, { cause: readBack ? { commit: cause, readBack } : cause });
+    this.name = "CommitOutcomeUnknownError";
+  }
+}
+
+/**
+ * A {@link WriteOptions.committed} read-back: whether row `id` of `table` exists, read with a
+ * locking read (which waits for a transaction the server is still committing or rolling back).
+ */
+export async function lockedRowExists(manager: EntityManager, table: "events" | "hooks", id: string): Promise<boolean> {
+  const rows = (await manager.query(`SELECT id FROM ${table} WHERE id = ? LOCK IN SHARE MODE`, [id])) as unknown[];
+  return rows.length === 1;
+}
+
+/** Internal: the read-back found the transaction rolled back, so it may run again. */
+class RolledBackError extends Error {
+  constructor(cause: unknown) {
+    super("the transaction was rolled back when its connection was lost during COMMIT", { cause });
+  }
+}
+
 /** MySQL errors that mean "run the whole transaction again": deadlock, lock wait timeout. */
 const RETRYABLE_MYSQL = new Set(["ER_LOCK_DEADLOCK", "ER_LOCK_WAIT_TIMEOUT"]);
 
@@ -60,6 +97,19 @@ const CONNECTION_LOST = new Set(["PROTOCOL_CONNECTION_LOST", "ER_CONNECTION_KILL
 
 function errorCode(error: unknown): string | undefined {
   return (error as { driverError?: { code?: string } }).driverError?.code ?? (error as { code?: string }).code;
+}
+
+/** Errors that mean "the database cannot be reached right now" (refused, too many connections). */
+const UNREACHABLE = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN", "ER_CON_COUNT_ERROR", "PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR"]);
+
+/**
+ * True when `error` says the database was unreachable or its connection was lost (after
+ * {@link Db}'s retries), as opposed to a bug or a rejected statement: nothing was changed, and
+ * the request may be retried later. A lost COMMIT is a {@link CommitOutcomeUnknownError} instead.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (!error || typeof error !== "object" || error instanceof CommitOutcomeUnknownError) return false;
+  return error instanceof RolledBackError || connectionLost(error) || UNREACHABLE.has(errorCode(error) ?? "");
 }
 
 /** mysql2 marks an error after which its connection is unusable `fatal`. */
@@ -86,12 +136,36 @@ export class Db {
   /**
    * Runs `fn` in one transaction. `fn` must have no side effects outside the database: it may run
    * more than once. On MySQL it runs again (up to 5 times) after a deadlock or lock wait timeout,
-   * and after its connection was lost before COMMIT was sent (the server rolled it back); a
-   * connection lost during COMMIT is not retried, since the change may have committed.
+   * and after its connection was lost before COMMIT was sent (the server rolled it back).
+   *
+   * A connection lost during COMMIT leaves the outcome unknown. With `options.committed`, the
+   * outcome is read back on a fresh connection (a locking read, which waits for a transaction the
+   * server is still finishing): committed, `write` returns `fn`'s result; rolled back, it runs
+   * `fn` again. Without it, or if the read-back fails too, `write` throws
+   * {@link CommitOutcomeUnknownError}.
    */
-  write<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T> {
+  write<T>(fn: (manager: EntityManager) => Promise<T>, options: WriteOptions<T> = {}): Promise<T> {
     if (this.driver === "sqlite") return this.mutex.run(() => this.dataSource.transaction(fn));
-    return this.retrying(() => this.mysqlTransaction(fn), (error) => !this.commitFailures.has(error as object) && (RETRYABLE_MYSQL.has(errorCode(error) ?? "") || connectionLost(error)));
+    return this.retrying(
+      async () => {
+        try {
+          return await this.mysqlTransaction(fn);
+        } catch (error) {
+          const pending = this.commitFailures.get(error as object);
+          if (!pending) throw error;
+          if (!options.committed) throw new CommitOutcomeUnknownError(error);
+          let committed: boolean;
+          try {
+            committed = await this.retrying(() => this.mysqlTransaction((m) => options.committed!(m, pending.result as T)), connectionLost);
+          } catch (readBack) {
+            throw new CommitOutcomeUnknownError(error, readBack);
+          }
+          if (committed) return pending.result as T;
+          throw new RolledBackError(error);
+        }
+      },
+      (error) => error instanceof RolledBackError || RETRYABLE_MYSQL.has(errorCode(error) ?? "") || connectionLost(error),
+    );
   }
 
   /** Runs read-only work outside a transaction; on MySQL again on a fresh connection if its connection was lost. */
@@ -100,8 +174,8 @@ export class Db {
     return this.retrying(() => fn(this.dataSource.manager), connectionLost);
   }
 
-  /** Errors thrown by COMMIT itself: the transaction's outcome is unknown, so never retried. */
-  private readonly commitFailures = new WeakSet<object>();
+  /** Errors thrown by COMMIT itself (the outcome is unknown), with the result `fn` had returned. */
+  private readonly commitFailures = new WeakMap<object, { result: unknown }>();
 
   /** Pool connections whose session isolation is already READ COMMITTED. */
   private readonly readCommitted = new WeakSet<object>();
@@ -130,7 +204,7 @@ export class Db {
       try {
         await runner.commitTransaction();
       } catch (error) {
-        if (error && typeof error === "object") this.commitFailures.add(error);
+        if (error && typeof error === "object") this.commitFailures.set(error, { result });
         await runner.rollbackTransaction().catch(() => undefined);
         throw error;
       }

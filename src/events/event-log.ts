@@ -1,5 +1,5 @@
 import type { EntityManager } from "typeorm";
-import type { Db } from "../db/index.js";
+import { lockedRowExists, type Db } from "../db/index.js";
 import { AccountEntity } from "../accounts/account.entity.js";
 import type { Clock } from "../shared/clock.js";
 import { newId } from "../shared/ids.js";
@@ -53,35 +53,50 @@ export class EventLog {
    * `fn` may be run again on a MySQL deadlock, so it must not have side effects outside the database.
    */
   async change<T>(accountId: string, fn: (change: Change) => Promise<T>): Promise<{ result: T; events: EventEntity[] }> {
-    let committed: EntityManager | null = null;
-    let outcome: { result: T; events: EventEntity[] };
-    let all: EventEntity[] | undefined;
+    let latest: EntityManager | null = null;
+    let outcome: { result: T; events: EventEntity[]; appended: EventEntity[] };
     try {
-      outcome = await this.db.write(async (manager) => {
-        // SQLite reuses one manager for every (serialized) transaction: start each with a fresh list.
-        if (committed) appendedIn.delete(committed);
-        committed = manager;
-        appendedIn.set(manager, []);
-        const drafts: EventDraft[] = [];
-        const change: Change = { manager, now: this.clock.now(), append: (d) => void drafts.push(d) };
-        const result = await fn(change);
-        const events = drafts.length ? await appendEvents(manager, accountId, drafts, change.now) : [];
-        return { result, events };
-      });
-      all = committed ? appendedIn.get(committed) : undefined;
+      outcome = await this.db.write(
+        async (manager) => {
+          // SQLite reuses one manager for every (serialized) transaction: start each with a fresh list.
+          if (latest) appendedIn.delete(latest);
+          latest = manager;
+          const appended: EventEntity[] = [];
+          appendedIn.set(manager, appended);
+          const drafts: EventDraft[] = [];
+          const change: Change = { manager, now: this.clock.now(), append: (d) => void drafts.push(d) };
+          const result = await fn(change);
+          const events = drafts.length ? await appendEvents(manager, accountId, drafts, change.now) : [];
+          return { result, events, appended };
+        },
+        // COMMIT cut off (MySQL): the change committed if its first event exists.
+        { committed: (manager, { appended }) => eventsCommitted(manager, appended) },
+      );
     } finally {
-      if (committed) appendedIn.delete(committed);
+      if (latest) appendedIn.delete(latest);
     }
-    if (outcome.events.length) {
+    const { result, events, appended } = outcome;
+    if (events.length) {
       this.bus.publish({
         accountId,
-        lastSequence: outcome.events[outcome.events.length - 1].sequence,
-        eventIds: outcome.events.map((e) => e.id),
+        lastSequence: events[events.length - 1].sequence,
+        eventIds: events.map((e) => e.id),
       });
     }
-    if (all?.length) this.onCommitted?.(all);
-    return outcome;
+    if (appended.length) this.onCommitted?.(appended);
+    return { result, events };
   }
+}
+
+/**
+ * Whether a change whose COMMIT was cut off committed: its first event (of all it appended,
+ * through {@link appendEvents} on its manager too) exists. A locking read,
+ * so that a transaction the server is still committing or rolling back is waited for, not missed.
+ * A change that appended no event changed nothing (every change appends its event), so either
+ * outcome is the same.
+ */
+async function eventsCommitted(manager: EntityManager, events: readonly EventEntity[]): Promise<boolean> {
+  return events.length === 0 || lockedRowExists(manager, "events", events[0].id);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { IsNull, type EntityManager } from "typeorm";
 import type { Actor } from "../accounts/actor.js";
-import type { Db } from "../db/index.js";
 import { ListEntity } from "../contacts/list.entity.js";
+import { lockedRowExists, type Db } from "../db/index.js";
 import { appendEvents, type EventDraft, type EventLog } from "../events/index.js";
 import { isEventType } from "../events/event-types.js";
 import {
@@ -223,7 +223,7 @@ export async function createHook(deps: HookDeps, actor: Actor, input: CreateHook
     });
     await m.insert(HookEntity, h as never);
     return h;
-  });
+  }, { committed: (m, h: HookEntity) => lockedRowExists(m, "hooks", h.id) });
   return { hook: renderHook(await runHandshake(deps, hook)), secret };
 }
 

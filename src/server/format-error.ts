@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { unwrapResolverError } from "@apollo/server/errors";
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
+import { CommitOutcomeUnknownError, isDatabaseUnavailable } from "../db/index.js";
 import { AppError, ERROR_CODES } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import { requestScope } from "../shared/request-scope.js";
@@ -10,7 +11,9 @@ import { tokenLimitError, withoutSuggestions } from "./limits.js";
  * Apollo `formatError`: domain errors and GraphQL request errors keep their code and message;
  * anything else (a driver error, a bug) is masked to INTERNAL_SERVER_ERROR with the request id
  * (`extensions.requestId`, also quoted in the message as its reference), which appears in the
- * server log beside the real error. No SQL, driver text or stack ever leaves.
+ * server log beside the real error. No SQL, driver text or stack ever leaves. A database that
+ * cannot be reached answers SERVICE_UNAVAILABLE, a COMMIT cut off without a known outcome
+ * COMMIT_OUTCOME_UNKNOWN (both with the request id, both logged).
  * A limit refusal keeps its own code (QUERY_TOO_DEEP, TOO_MANY_TOKENS, ...), not Apollo's
  * generic validation or parse code. With `hideSuggestions` (production), graphql-js's
  * `Did you mean …?` hints are dropped.
@@ -44,6 +47,12 @@ export function makeFormatError(logger: Logger, options: { hideSuggestions?: boo
     }
     // One id per request: the client's x-request-id or a generated one (a fresh one outside HTTP).
     const requestId = requestScope.getStore()?.requestId ?? randomUUID();
+    // The database, not the request, failed: a code the client can act on (retry, or read back).
+    const infra = databaseFailureCode(original);
+    if (infra) {
+      logger.error({ err: original, requestId, path: formatted.path, code: infra }, "database failure in a GraphQL request");
+      return { message: `${ERROR_CODES[infra]} (reference ${requestId})`, path: formatted.path, extensions: { code: infra, requestId } };
+    }
     logger.error({ err: original, requestId, path: formatted.path }, "unexpected error in a GraphQL request");
     return {
       message: `Internal server error (reference ${requestId})`,
@@ -52,6 +61,30 @@ export function makeFormatError(logger: Logger, options: { hideSuggestions?: boo
     };
   }
 }
+
+/**
+ * The code for a failure of the database rather than of the request, or null: a COMMIT cut off
+ * without a known outcome, or a database unreachable after the retries.
+ */
+export function databaseFailureCode(error: unknown): "COMMIT_OUTCOME_UNKNOWN" | "SERVICE_UNAVAILABLE" | null {
+  if (error instanceof CommitOutcomeUnknownError) return "COMMIT_OUTCOME_UNKNOWN";
+  return isDatabaseUnavailable(error) ? "SERVICE_UNAVAILABLE" : null;
+}
+
+/**
+ * SERVICE_UNAVAILABLE for a request that could not even be authenticated (the database is
+ * down): HTTP 503 with `Retry-After`, the request id in the message and in `extensions`.
+ */
+export function serviceUnavailable(requestId: string): AppError {
+  return new AppError("SERVICE_UNAVAILABLE", `${ERROR_CODES.SERVICE_UNAVAILABLE} (reference ${requestId})`, {
+    http: 503,
+    headers: { "retry-after": String(SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS) },
+    extra: { requestId },
+  });
+}
+
+/** The `Retry-After` of a 503 answered while the database is unreachable. */
+export const SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS = 1;
 
 /**
  * The offending input of a variable coercion error, which graphql-js reports without a field:

@@ -8,7 +8,7 @@ import { apiKeyFromHeaders, authenticate } from "../accounts/account.service.js"
 import { unauthenticated } from "../shared/errors.js";
 import { requestScope } from "../shared/request-scope.js";
 import type { Deps, GraphQLContext } from "./context.js";
-import { makeFormatError } from "./format-error.js";
+import { databaseFailureCode, makeFormatError, serviceUnavailable, SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS } from "./format-error.js";
 import { costLimitPlugin, limitRules, noSubscriptionsOverHttpPlugin } from "./limits.js";
 import { createRateLimiter, rateLimited } from "./rate-limit.js";
 import { observeRequest } from "./observe-request.js";
@@ -123,7 +123,15 @@ export async function startHttpServer(deps: Deps, schema: GraphQLSchema, options
       httpGraphQLRequest,
       context: async () => {
         const key = apiKeyFromHeaders((name) => headers.get(name));
-        const actor = key ? await authenticate(deps.db, key) : null;
+        let actor: Awaited<ReturnType<typeof authenticate>> = null;
+        try {
+          actor = key ? await authenticate(deps.db, key) : null;
+        } catch (error) {
+          // The key cannot be checked: 503 and a retry hint, not a masked 500.
+          if (!databaseFailureCode(error)) throw error;
+          deps.logger.error({ err: error, requestId }, "database unreachable while authenticating a request");
+          throw serviceUnavailable(requestId);
+        }
         if (!actor) throw unauthenticated();
         requestScope.getStore()!.accountId = actor.accountId;
         const retryAfterSeconds = limiter ? await limiter.take(actor.apiKeyId ?? actor.accountId) : 0;
@@ -156,8 +164,11 @@ export async function startHttpServer(deps: Deps, schema: GraphQLSchema, options
         sendJson(res, 404, { error: "not found" });
       } catch (error) {
         logger.error({ err: error, path: url.pathname }, "HTTP handler failed");
-        if (!res.headersSent) sendJson(res, 500, { errors: [{ message: `Internal server error (reference ${requestId})`, extensions: { code: "INTERNAL_SERVER_ERROR", requestId } }] });
-        else res.destroy();
+        if (res.headersSent) res.destroy();
+        else if (databaseFailureCode(error) === "SERVICE_UNAVAILABLE") {
+          res.setHeader("retry-after", String(SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS));
+          sendJson(res, 503, { errors: [{ message: serviceUnavailable(requestId).message, extensions: { code: "SERVICE_UNAVAILABLE", requestId } }] });
+        } else sendJson(res, 500, { errors: [{ message: `Internal server error (reference ${requestId})`, extensions: { code: "INTERNAL_SERVER_ERROR", requestId } }] });
       }
     });
   });

@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   BATCHING_NOT_SUPPORTED: "The body is a JSON array (a batch of operations); send one operation per request.",
   PERSISTED_QUERY_NOT_SUPPORTED: "Automatic persisted queries are off: send the query text.",
   RATE_LIMITED: "The API key sent more requests than its rate limit; retry after `extensions.retryAfterSeconds`.",
+  SERVICE_UNAVAILABLE: "The database could not be reached, even after retries; nothing was changed. Retry later (with backoff).",
+  COMMIT_OUTCOME_UNKNOWN: "The database connection was lost while the change committed and its outcome could not be read back: the change may have been applied. Read it back before retrying.",
   INTERNAL_SERVER_ERROR: "An unexpected error; the message and `extensions.requestId` carry the request id that appears in the server log.",
 } as const;
 

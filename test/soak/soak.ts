@@ -85,6 +85,11 @@ async function main(): Promise<number> {
   };
   const start = (role: "api" | "worker", name: string) => startHookcastProcess({ databaseUrl: db.url, role, bootstrapKey: BOOTSTRAP_KEY, env, name });
   const api = await start("api", "api");
+  // Errors the API logged (a failed change's reference leads to one), shown if any change fails.
+  const apiErrors: string[] = [];
+  api.onLine((line, json) => {
+    if (typeof json?.level === "number" && json.level >= 50 && apiErrors.length < 3) apiErrors.push(line.slice(0, 2_000));
+  });
   const gql = new GqlClient(api.url!, BOOTSTRAP_KEY, options.concurrency);
   onCleanup(() => gql.close());
 
@@ -190,6 +195,8 @@ async function main(): Promise<number> {
   clearInterval(progress);
   const loadSeconds = (Date.now() - startedAt) / 1000;
   log(`load done: ${ok} changes ok, ${failed} failed${firstFailure ? ` (first: ${firstFailure})` : ""}; stopping the chaos`);
+  // A failed change's reference leads to the API's error line: show the first few.
+  if (failed > 0) for (const line of apiErrors) log(`API error: ${line}`);
   chaos = false;
   await killer;
 

@@ -22,6 +22,8 @@ export interface Child {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Resolves with the first stdout line for which `test` returns a value (JSON lines are parsed). */
   waitForLine<T>(test: (line: string, json: any) => T | undefined, timeoutMs?: number): Promise<T>;
+  /** Calls `listener` with every later stdout line (JSON lines parsed) until the process exits. */
+  onLine(listener: (line: string, json: any) => void): void;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when gone. */
   stop(graceMs?: number): Promise<void>;
   /** SIGKILL; resolves when gone. */
@@ -90,6 +92,10 @@ export function spawnNode(name: string, script: string, options: { args?: string
         watchers.add(watch);
         void exited.then(({ code, signal }) => done(new Error(`${name} exited (${code ?? signal}) before it was ready:\n${tail}`)));
       });
+    },
+    onLine(listener) {
+      watchers.add(listener);
+      void exited.then(() => watchers.delete(listener));
     },
     async stop(graceMs = 10_000) {
       if (gone()) return void (await exited);
