@@ -16,6 +16,8 @@ export const CLOSE_TOO_MANY_CONNECTIONS = 4429;
 export const CLOSE_FORBIDDEN = 4403;
 /** Close code of every socket when the server shuts down ("going away"). */
 export const CLOSE_GOING_AWAY = 1001;
+/** The database could not be reached to check the key: retry later (WebSocket's "Try Again Later"). */
+export const CLOSE_TRY_AGAIN_LATER = 1013;
 
 /** Events read per query, by the live reader of an account and by a replay. */
 const PAGE = 500;

@@ -8,7 +8,8 @@ import { WebSocketServer, type WebSocket } from "ws";
 import type { Actor } from "../accounts/actor.js";
 import { authenticate } from "../accounts/account.service.js";
 import type { Deps, GraphQLContext } from "../server/context.js";
-import { CLOSE_GOING_AWAY, CLOSE_TOO_MANY_CONNECTIONS, type LiveHub, type LiveSink } from "./live-hub.js";
+import { databaseFailureCode } from "../server/format-error.js";
+import { CLOSE_GOING_AWAY, CLOSE_TOO_MANY_CONNECTIONS, CLOSE_TRY_AGAIN_LATER, type LiveHub, type LiveSink } from "./live-hub.js";
 import { formatLiveError } from "./live-errors.js";
 
 /** Largest graphql-ws message accepted from a client: 1 MB, as an HTTP body. */
@@ -62,7 +63,16 @@ export function startLiveServer(deps: Deps, schema: GraphQLSchema, server: Serve
       isProd: deps.config.production,
       onConnect: async (ctx) => {
         const apiKey = ctx.connectionParams?.apiKey;
-        const actor = typeof apiKey === "string" ? await authenticate(deps.db, apiKey) : null;
+        let actor: Awaited<ReturnType<typeof authenticate>> = null;
+        try {
+          actor = typeof apiKey === "string" ? await authenticate(deps.db, apiKey) : null;
+        } catch (error) {
+          // The key cannot be checked (database unreachable): 1013, retry later; not a 4500.
+          if (!databaseFailureCode(error)) throw error;
+          deps.logger.error({ err: error }, "database unreachable while authenticating a live connection");
+          ctx.extra.socket.close(CLOSE_TRY_AGAIN_LATER, "Service unavailable: retry later");
+          return false;
+        }
         if (!actor) return false; // graphql-ws closes with 4403 Forbidden
         if (!hub.addConnection(actor.accountId, limits.maxConnectionsPerAccount)) {
           ctx.extra.socket.close(CLOSE_TOO_MANY_CONNECTIONS, "Too many connections for this account");

@@ -3,19 +3,21 @@
  * server: after the server committed (its answer lost), or before COMMIT reached it (rolled
  * back). A change that appends an event, and createHook, read their outcome back and answer as if
  * nothing happened, with the change saved exactly once; other writes say COMMIT_OUTCOME_UNKNOWN;
- * a database that stays unreachable answers SERVICE_UNAVAILABLE. MySQL only: SQLite has no
- * connection to lose.
+ * a database that stays unreachable answers SERVICE_UNAVAILABLE over HTTP and closes graphql-ws
+ * connections with 1013. MySQL only: SQLite has no connection to lose.
  */
 import { createConnection } from "mysql2/promise";
 import { afterEach, describe, expect, it } from "vitest";
 import { freshDatabaseUrl } from "../helpers/db.js";
-import { startTestApp, type TestApp } from "../helpers/app.js";
+import { startTestApp, waitFor, type TestApp } from "../helpers/app.js";
+import { collect, disposeLiveClients, liveClient } from "../helpers/live.js";
 import { createLogger } from "../../src/shared/logger.js";
 import { startMysqlProxy, type CommitCut, type MysqlProxy } from "../helpers/mysql-proxy.js";
 
 describe("a connection lost around COMMIT on mysql", () => {
   const cleanups: Array<() => Promise<void>> = [];
   afterEach(async () => {
+    await disposeLiveClients();
     while (cleanups.length) await cleanups.pop()!();
   });
 
@@ -111,5 +113,22 @@ describe("a connection lost around COMMIT on mysql", () => {
     proxy.setDown(false);
     expect(await rows(`SELECT COUNT(*) AS n FROM contacts`)).toEqual([{ n: 0 }]);
     expect(await rows(`SELECT COUNT(*) AS n FROM events`)).toEqual([{ n: 0 }]);
+  });
+
+  it("closes a graphql-ws connection with 1013 while the key cannot be checked; the client's retry then subscribes", async () => {
+    const { t, proxy } = await setup();
+    proxy.setDown(true);
+    const live = liveClient(t.url, t.apiKey, { retryAttempts: 20 });
+    const stream = collect(live, `subscription { events { type } }`);
+    await waitFor(() => live.closes.length > 0, { message: "first connection closed" });
+    expect(live.closes[0]).toEqual({ code: 1013, reason: "Service unavailable: retry later" });
+    proxy.setDown(false);
+    // The client retries by itself (1013 is not fatal to graphql-ws) and its subscription goes live.
+    await waitFor(async () => {
+      await t.ok(createContact, { email: `live${Date.now()}@example.com` });
+      return stream.items.length > 0;
+    }, { message: "subscription live after the retry" });
+    expect(stream.items[0]).toEqual({ type: "contact.created" });
+    expect(stream.errors).toEqual([]);
   });
 });
