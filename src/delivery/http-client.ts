@@ -131,13 +131,34 @@ function literalRefusal(url: string, policy: EgressPolicy): string | null {
   return ip ? refusalOf(ip, policy.allowPrivate) : null;
 }
 
+/** How long a connection attempt runs alone before the next address is dialled too (RFC 8305 recommends 250 ms). */
+export const ATTEMPT_DELAY_MS = 250;
+
+/**
+ * Addresses alternating by family, starting with the resolver's first (RFC 8305 section 4), each
+ * family in resolver order: a broken IPv6 path costs one attempt delay, not every IPv6 address.
+ */
+export function interleaveFamilies(targets: readonly ResolvedAddress[]): ResolvedAddress[] {
+  if (targets.length < 2) return [...targets];
+  const first = targets[0].family;
+  const same = targets.filter((t) => t.family === first);
+  const other = targets.filter((t) => t.family !== first);
+  const out: ResolvedAddress[] = [];
+  for (let i = 0; i < Math.max(same.length, other.length); i++) {
+    if (i < same.length) out.push(same[i]);
+    if (i < other.length) out.push(other[i]);
+  }
+  return out;
+}
+
 /** TLS sessions kept for resumption, per server name (undici's own connector keeps 100 too). */
 const MAX_TLS_SESSIONS = 100;
 
 /**
  * undici's connector with the guard. It resolves the host itself ({@link checkedTargets}: a
  * literal address judged as is, a name resolved and EVERY address judged) and hands the policy's
- * dialer only those checked addresses, one at a time in resolver order until one connects. The
+ * dialer only those checked addresses, raced happy-eyeballs style ({@link ATTEMPT_DELAY_MS},
+ * {@link interleaveFamilies}) until one connects. The
  * socket layer never sees the name, so nothing resolves it a second time: no window between
  * check and connect for DNS rebinding. For `https:` TLS runs over the dialled socket with SNI and
  * certificate verification against the URL's host name. `timeout` bounds resolution, every
@@ -153,13 +174,20 @@ export function guardedConnector(policy: EgressPolicy, timeout: number, extraCa?
     const secure = protocol === "https:";
     const port = Number(options.port) || (secure ? 443 : 80);
     let done = false;
-    let current: Socket | null = null;
+    /** Dialled sockets not connected yet. */
+    const pending = new Set<Socket>();
+    let delayTimer: NodeJS.Timeout | undefined;
+    const closePending = () => {
+      for (const socket of pending) socket.on("error", () => {}).destroy();
+      pending.clear();
+    };
     const finish = (error: Error | null, socket: Socket | null) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
+      clearTimeout(delayTimer);
       if (error) {
-        current?.destroy();
+        closePending();
         callback(error, null);
       } else {
         callback(null, socket!);
@@ -182,36 +210,52 @@ export function guardedConnector(policy: EgressPolicy, timeout: number, extraCa?
       return secured;
     };
 
-    const attempt = (targets: ResolvedAddress[], index: number): void => {
-      // The next checked address, as happy-eyeballs would; the last error is the one reported.
-      const next = (error: Error) => {
-        if (!done && index + 1 < targets.length) attempt(targets, index + 1);
-        else finish(error, null);
+    // Happy eyeballs (RFC 8305): addresses interleaved by family; the next one is dialled when
+    // the current one fails, or after ATTEMPT_DELAY_MS without an answer, so that an address
+    // that swallows packets does not use up the whole timeout. The first to connect wins and the
+    // others are closed; when all failed, the last error is the one reported.
+    const race = (targets: ResolvedAddress[]): void => {
+      const ordered = interleaveFamilies(targets);
+      let index = 0;
+      let lastError: Error = new Error(`no address to connect to for ${hostname}`);
+      const startNext = (): void => {
+        clearTimeout(delayTimer);
+        if (done) return;
+        if (index >= ordered.length) {
+          if (pending.size === 0) finish(lastError, null);
+          return;
+        }
+        let socket: Socket;
+        try {
+          socket = open(ordered[index++]);
+        } catch (error) {
+          lastError = error instanceof Error ? error : new Error(String(error));
+          return startNext();
+        }
+        pending.add(socket);
+        const onError = (error: Error) => {
+          socket.on("error", () => {}); // a late second error must not become an uncaught one
+          socket.destroy();
+          pending.delete(socket);
+          lastError = error;
+          startNext();
+        };
+        socket.once("error", onError);
+        socket.once(secure ? "secureConnect" : "connect", () => {
+          socket.off("error", onError);
+          pending.delete(socket);
+          if (done) return void socket.destroy();
+          closePending();
+          finish(null, socket);
+        });
+        if (index < ordered.length) delayTimer = setTimeout(startNext, ATTEMPT_DELAY_MS);
       };
-      let socket: Socket;
-      try {
-        socket = open(targets[index]);
-      } catch (error) {
-        next(error instanceof Error ? error : new Error(String(error)));
-        return;
-      }
-      current = socket;
-      const onError = (error: Error) => {
-        socket.on("error", () => {}); // a late second error must not become an uncaught one
-        socket.destroy();
-        next(error);
-      };
-      socket.once("error", onError);
-      socket.once(secure ? "secureConnect" : "connect", () => {
-        socket.off("error", onError);
-        if (done) socket.destroy();
-        else finish(null, socket);
-      });
+      startNext();
     };
 
     checkedTargets(hostname, policy).then(
       (targets) => {
-        if (!done) attempt(targets, 0);
+        if (!done) race(targets);
       },
       (error: Error) => finish(error, null),
     );

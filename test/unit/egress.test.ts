@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { addressRefusal, checkEgressUrl, EgressRefusedError, resolveChecked, type DialOptions, type Dialer, type EgressPolicy, type ResolvedAddress, type Resolver } from "../../src/delivery/egress.js";
-import { guardedConnector, HttpClient } from "../../src/delivery/http-client.js";
+import { guardedConnector, HttpClient, interleaveFamilies } from "../../src/delivery/http-client.js";
 import { loopbackOnlyDial, waitFor } from "../helpers/app.js";
 
 // No test here opens a socket to anything but 127.0.0.1: non-loopback addresses only ever come
@@ -430,6 +430,58 @@ describe("egress guard: injected dialer", () => {
     const failed = await client({ resolve, dial: onlyClosed }).post("http://two.test/hook", {}, "{}");
     expect(failed.error).toBe("connection refused");
     expect(onlyClosed.calls).toHaveLength(2);
+  });
+
+  it("happy eyeballs: an address that never answers does not use up the timeout, the next one is dialled meanwhile", async () => {
+    const r = await loopbackReceiver();
+    const resolve = fakeResolver({ "blackhole.test": ["2606:4700::1", "2606:4700::2", "93.184.216.34"] });
+    // IPv6 swallows packets: a socket that is never connected (no packet leaves this machine).
+    const silent: Socket[] = [];
+    const calls: string[] = [];
+    const dial: Dialer = (o) => {
+      calls.push(o.host);
+      if (o.family === 6) {
+        const socket = new Socket();
+        silent.push(socket);
+        return socket;
+      }
+      return connect({ host: "127.0.0.1", port: r.port });
+    };
+    // A 2 s connect timeout: dialled one after another, the first address alone would use it up.
+    const res = await client({ resolve, dial }).post("http://blackhole.test/hook", {}, "{}");
+    expect(res).toMatchObject({ statusCode: 200 });
+    // Families interleaved: the IPv4 address comes second, not after every IPv6 one.
+    expect(calls).toEqual(["2606:4700::1", "93.184.216.34"]);
+    expect(r.requests).toEqual(["blackhole.test /hook"]);
+    // The losing attempt is closed.
+    expect(silent.map((s) => s.destroyed)).toEqual([true]);
+  });
+
+  it("happy eyeballs: when every address stays silent, the connect timeout is reported and every attempt closed", async () => {
+    const resolve = fakeResolver({ "silent.test": ["2606:4700::1", "93.184.216.34", "93.184.216.35"] });
+    const silent: Socket[] = [];
+    const dial: Dialer = () => {
+      const socket = new Socket();
+      silent.push(socket);
+      return socket;
+    };
+    const http = new HttpClient({ connectTimeoutMs: 900, requestTimeoutMs: 5_000, egress: { resolve, dial } });
+    cleanups.push(() => http.close());
+    const res = await http.post("http://silent.test/hook", {}, "{}");
+    expect(res.statusCode).toBeUndefined();
+    expect(res.error).toBe("connect timeout");
+    expect(silent).toHaveLength(3);
+    expect(silent.every((s) => s.destroyed)).toBe(true);
+  });
+
+  it("interleaves address families from the resolver's first, keeping each family's order", () => {
+    const a = (address: string) => ({ address, family: (address.includes(":") ? 6 : 4) as 4 | 6 });
+    const order = (list: string[]) => interleaveFamilies(list.map(a)).map((t) => t.address);
+    expect(order(["::1", "::2", "::3", "1.0.0.1", "1.0.0.2"])).toEqual(["::1", "1.0.0.1", "::2", "1.0.0.2", "::3"]);
+    expect(order(["1.0.0.1", "::1", "::2", "1.0.0.2"])).toEqual(["1.0.0.1", "::1", "1.0.0.2", "::2"]);
+    expect(order(["1.0.0.1", "1.0.0.2"])).toEqual(["1.0.0.1", "1.0.0.2"]);
+    expect(order(["::1"])).toEqual(["::1"]);
+    expect(order([])).toEqual([]);
   });
 
   it("a dialer that throws fails that address only, and the post reports it without throwing", async () => {
