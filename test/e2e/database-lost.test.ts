@@ -104,6 +104,20 @@ describe("a connection lost around COMMIT on mysql", () => {
     expect(await rows(`SELECT email FROM contacts`)).toEqual([{ email: "up@example.com" }]);
   });
 
+  it("answers the public subscribe form with 503 and Retry-After while the database is unreachable", async () => {
+    const { t, proxy, rows } = await setup();
+    const { publicToken } = (await t.ok(`mutation { createList(input: { name: "News" }) { publicToken } }`)).createList;
+    proxy.setDown(true);
+    const res = await fetch(`${t.url}/f/${publicToken}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: "form@example.com" }) });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("1");
+    expect((await res.json()).errors[0].extensions.code).toBe("SERVICE_UNAVAILABLE");
+    proxy.setDown(false);
+    const again = await fetch(`${t.url}/f/${publicToken}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: "form@example.com" }) });
+    expect(again.status).toBe(200);
+    expect(await rows(`SELECT email FROM contacts`)).toEqual([{ email: "form@example.com" }]);
+  });
+
   it("says SERVICE_UNAVAILABLE, with nothing written, when the database goes away in the middle of a change", async () => {
     const { t, proxy, rows } = await setup();
     proxy.downAt("INSERT INTO `contacts`");
