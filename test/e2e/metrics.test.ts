@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Metrics } from "../../src/shared/metrics.js";
+import { DeliveryEntity } from "../../src/delivery/delivery.entity.js";
+import { HookEntity } from "../../src/hooks/hook.entity.js";
 import { DRIVERS } from "../helpers/db.js";
 import { startTestApp, waitFor, type TestApp } from "../helpers/app.js";
 import { startReceiver, type Receiver } from "../helpers/receiver.js";
@@ -177,6 +179,23 @@ describe.each(DRIVERS)("/metrics on %s", (driver) => {
     expect(bucket(after, "+Inf", "5xx")).toBe(r.webhooks.filter((w) => w.path === "/flaky").length);
     for (const le of ["0.25", "0.5", "+Inf"]) expect(bucket(after, le), le).toBeGreaterThan(bucket(during, le));
   }, 90_000);
+
+  it("counts a claimed delivery whose hook is gone as cancelled", async () => {
+    const { t, r } = await setup();
+    const hook = await createHook(t, `${r.url}/gone-meanwhile`);
+    await t.ok(`mutation($id: ID!) { pauseHook(id: $id) { status } }`, { id: hook });
+    await t.ok(`mutation { createContact(input: { email: "cancel@example.com" }) { id } }`);
+    await waitFor(async () => valueOf(await scrape(t.url), "hookcast_delivery_queue_depth", { state: "parked" }) === 1, { message: "delivery parked" });
+    // The hook vanishes between a claim and the send (here: deleted behind the API's back, its
+    // parked delivery made due), so the worker finds no hook for the row it claimed.
+    const db = t.app.deps.db;
+    await db.write((m) => m.update(HookEntity, { id: hook }, { deletedAt: new Date() }));
+    await db.write((m) => m.update(DeliveryEntity, { hookId: hook }, { availableAt: new Date(0) }));
+    await waitFor(async () => valueOf(await scrape(t.url), "hookcast_deliveries_total", { outcome: "cancelled" }) === 1, { message: "cancelled counted" });
+    const rows = await db.read((m) => m.find(DeliveryEntity, { where: { hookId: hook } }));
+    expect(rows.map((d) => [d.status, d.queued])).toEqual([["CANCELLED", false]]);
+    expect(r.webhooks.filter((w) => w.path === "/gone-meanwhile")).toEqual([]);
+  });
 
   it("counts open graphql-ws subscriptions", async () => {
     const { t } = await setup();
