@@ -72,15 +72,15 @@ async function changeContact(
   deps: ContactDeps,
   actor: Actor,
   type: EventType,
-  mutate: (m: EntityManager, now: Date) => Promise<{ contact: ContactEntity; changed: boolean; listId?: string; tag?: string }>,
+  mutate: (m: EntityManager, now: Date) => Promise<{ contact: ContactEntity; changed: boolean; created?: boolean; listId?: string; tag?: string }>,
 ): Promise<ContactType> {
   const { result } = await deps.eventLog.change(actor.accountId, async (change) => {
-    const { contact, changed, listId, tag } = await mutate(change.manager, change.now);
+    const { contact, changed, created, listId, tag } = await mutate(change.manager, change.now);
     if (changed && contact.updatedAt.getTime() !== change.now.getTime()) {
       contact.updatedAt = change.now;
       await change.manager.update(ContactEntity, { id: contact.id }, { updatedAt: change.now });
     }
-    const view = await renderContact(change.manager, contact);
+    const view = await renderContact(change.manager, contact, { created });
     if (changed) {
       change.append({ type, source: actor.source, data: view, contactId: contact.id, listId, tag, actorKeyId: actor.apiKeyId });
     }
@@ -114,7 +114,7 @@ export async function createContact(deps: ContactDeps, actor: Actor, input: Crea
         updatedAt: now,
       });
       await m.insert(ContactEntity, contact as never);
-      return { contact, changed: true };
+      return { contact, changed: true, created: true };
     });
   } catch (error) {
     if (isEmailTaken(error)) throw contactExists(email);

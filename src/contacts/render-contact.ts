@@ -6,16 +6,20 @@ import type { ContactType, ListType, MembershipStatusEnum } from "./contact.type
 /**
  * Renders contacts as the GraphQL `Contact` type returns them: the one rendering used both by
  * queries and by event snapshots, so that a webhook's `data` equals the API's answer.
- * Three queries for any number of contacts (no N+1).
+ * Three queries for any number of contacts (no N+1); none for contacts just created
+ * (`options.created`), which cannot have tags or lists yet.
  */
-export async function renderContacts(m: EntityManager, accountId: string, contacts: ContactEntity[]): Promise<Map<string, ContactType>> {
+export async function renderContacts(m: EntityManager, accountId: string, contacts: ContactEntity[], options: { created?: boolean } = {}): Promise<Map<string, ContactType>> {
   const out = new Map<string, ContactType>();
   if (contacts.length === 0) return out;
   const ids = contacts.map((c) => c.id);
-  const [tags, memberships] = await Promise.all([
-    m.find(ContactTagEntity, { where: { accountId, contactId: In(ids) } }),
-    m.find(ListMembershipEntity, { where: { accountId, contactId: In(ids) } }),
-  ]);
+  // Contacts created in the caller's transaction have no tags and no lists yet: no queries.
+  const [tags, memberships] = options.created
+    ? [[], []]
+    : await Promise.all([
+        m.find(ContactTagEntity, { where: { accountId, contactId: In(ids) } }),
+        m.find(ListMembershipEntity, { where: { accountId, contactId: In(ids) } }),
+      ]);
   const listIds = [...new Set(memberships.map((x) => x.listId))];
   const lists = listIds.length ? await m.find(ListEntity, { where: { accountId, id: In(listIds) } }) : [];
   const listById = new Map(lists.map((l) => [l.id, renderList(l)]));
@@ -53,8 +57,8 @@ export async function renderContacts(m: EntityManager, accountId: string, contac
 }
 
 /** One contact's rendering (see {@link renderContacts}). */
-export async function renderContact(m: EntityManager, contact: ContactEntity): Promise<ContactType> {
-  return (await renderContacts(m, contact.accountId, [contact])).get(contact.id)!;
+export async function renderContact(m: EntityManager, contact: ContactEntity, options: { created?: boolean } = {}): Promise<ContactType> {
+  return (await renderContacts(m, contact.accountId, [contact], options)).get(contact.id)!;
 }
 
 /** A list as the GraphQL `List` type returns it. */
