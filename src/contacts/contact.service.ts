@@ -1,6 +1,6 @@
 import { type EntityManager } from "typeorm";
 import type { Actor } from "../accounts/actor.js";
-import { isDuplicateKey, type Db } from "../db/index.js";
+import { insertRows, isDuplicateKey, type Db } from "../db/index.js";
 import type { EventLog } from "../events/event-log.js";
 import type { EventType } from "../events/event-types.js";
 import { AppError, badInput, notFound } from "../shared/errors.js";
@@ -113,7 +113,7 @@ export async function createContact(deps: ContactDeps, actor: Actor, input: Crea
         createdAt: now,
         updatedAt: now,
       });
-      await m.insert(ContactEntity, contact as never);
+      await insertRows(m, ContactEntity, [contact]);
       return { contact, changed: true, created: true };
     });
   } catch (error) {
@@ -180,7 +180,7 @@ export async function subscribeContact(deps: ContactDeps, actor: Actor, contactI
     if (existing) {
       await m.update(ListMembershipEntity, { contactId, listId }, { status: "SUBSCRIBED", subscribedAt: now, unsubscribedAt: null });
     } else {
-      await m.insert(ListMembershipEntity, { contactId, listId, accountId: actor.accountId, status: "SUBSCRIBED", subscribedAt: now, unsubscribedAt: null });
+      await insertRows(m, ListMembershipEntity, [{ contactId, listId, accountId: actor.accountId, status: "SUBSCRIBED", subscribedAt: now, unsubscribedAt: null }]);
     }
     return { contact, changed: true, listId };
   });
@@ -206,7 +206,7 @@ export async function tagContact(deps: ContactDeps, actor: Actor, contactId: str
     if (await m.findOne(ContactTagEntity, { where: { contactId, tag } })) return { contact, changed: false };
     const count = await m.count(ContactTagEntity, { where: { contactId } });
     if (count >= LIMITS.tagsPerContact) throw badInput("tag", `a contact has at most ${LIMITS.tagsPerContact} tags`);
-    await m.insert(ContactTagEntity, { contactId, tag, accountId: actor.accountId, createdAt: now });
+    await insertRows(m, ContactTagEntity, [{ contactId, tag, accountId: actor.accountId, createdAt: now }]);
     return { contact, changed: true, tag };
   });
 }
@@ -278,7 +278,7 @@ export async function createList(deps: ContactDeps, actor: Actor, input: CreateL
   try {
     const { result } = await deps.eventLog.change(actor.accountId, async (change) => {
       const list = Object.assign(new ListEntity(), { id: newId("lst", change.now.getTime()), accountId: actor.accountId, name, publicToken: randomToken(24), createdAt: change.now });
-      await change.manager.insert(ListEntity, list);
+      await insertRows(change.manager, ListEntity, [list]);
       const view = renderList(list);
       change.append({ type: "list.created", source: actor.source, data: view, listId: list.id, actorKeyId: actor.apiKeyId });
       return view;

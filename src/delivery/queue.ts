@@ -61,7 +61,9 @@ export function newDelivery(args: {
 export async function insertDeliveries(m: EntityManager, rows: DeliveryEntity[]): Promise<void> {
   // Chunks keep each statement well under MySQL's placeholder and packet limits.
   for (let i = 0; i < rows.length; i += 500) {
-    await m.createQueryBuilder().insert().into(DeliveryEntity).values(rows.slice(i, i + 500) as never[]).orIgnore().execute();
+    // updateEntity(false): the rows are complete, so no SELECT after the INSERT to read back
+    // column defaults (TypeORM's default on MySQL, one more round trip per statement).
+    await m.createQueryBuilder().insert().into(DeliveryEntity).values(rows.slice(i, i + 500) as never[]).orIgnore().updateEntity(false).execute();
   }
 }
 

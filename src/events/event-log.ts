@@ -1,5 +1,5 @@
 import type { EntityManager } from "typeorm";
-import { lockedRowExists, type Db } from "../db/index.js";
+import { insertRows, lockedRowExists, type Db } from "../db/index.js";
 import { AccountEntity } from "../accounts/account.entity.js";
 import type { Clock } from "../shared/clock.js";
 import { newId } from "../shared/ids.js";
@@ -149,7 +149,8 @@ export async function appendEvents(manager: EntityManager, accountId: string, dr
     e.fanoutPending = d.fanout !== false;
     return e;
   });
-  await manager.insert(EventEntity, events as never[]);
+  // Straight SQL with driver-prepared values: TypeORM's insert builder costs more CPU than the statement.
+  await insertRows(manager, EventEntity, events);
   appendedIn.get(manager)?.push(...events);
   return events;
 }
