@@ -48,12 +48,15 @@ export async function updateByIds<T extends ObjectLiteral>(m: EntityManager, ent
 /**
  * `INSERT INTO <table> (…) VALUES (…), (…)` of whole entities (every column given), one
  * statement per {@link CHUNK} rows, values prepared by the driver; see {@link updateByIds}.
+ * With `ignoreDuplicates`, rows whose unique key is taken are skipped (`INSERT IGNORE` on
+ * MySQL, `INSERT OR IGNORE` on SQLite), as TypeORM's `orIgnore()` does.
  */
-export async function insertRows<T extends ObjectLiteral>(m: EntityManager, entity: EntityTarget<T>, rows: readonly T[]): Promise<void> {
+export async function insertRows<T extends ObjectLiteral>(m: EntityManager, entity: EntityTarget<T>, rows: readonly T[], options: { ignoreDuplicates?: boolean } = {}): Promise<void> {
   if (rows.length === 0) return;
   const { tablePath, columns } = m.connection.getMetadata(entity);
   const driver = m.connection.driver;
-  const head = `INSERT INTO ${driver.escape(tablePath)} (${columns.map((c) => driver.escape(c.databaseName)).join(", ")}) VALUES `;
+  const verb = !options.ignoreDuplicates ? "INSERT" : m.connection.options.type === "better-sqlite3" ? "INSERT OR IGNORE" : "INSERT IGNORE";
+  const head = `${verb} INTO ${driver.escape(tablePath)} (${columns.map((c) => driver.escape(c.databaseName)).join(", ")}) VALUES `;
   const tuple = `(${columns.map(() => "?").join(", ")})`;
   for (let i = 0; i < rows.length; i += CHUNK) {
     const chunk = rows.slice(i, i + CHUNK);

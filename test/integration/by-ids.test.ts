@@ -58,4 +58,22 @@ describe.each(DRIVERS)("by-ids statements on %s", (driver) => {
     expect(back).toHaveLength(501);
     expect(back.map((r) => ({ ...r, startedAt: r.startedAt.toISOString() }))).toEqual(rows.map((r) => ({ ...r, startedAt: r.startedAt.toISOString() })));
   });
+
+  it("insertDeliveries skips a (hook, event) pair that already has a delivery, and keeps the rest of the statement", async () => {
+    const t = await openTestDb(driver);
+    close = t.close;
+    const first = [1, 2].map((n) => newDelivery({ accountId: "acc_1", hookId: "hook_1", eventId: `evt_${n}`, eventSequence: n, now: T0 }));
+    await t.db.write((m) => insertDeliveries(m, first));
+    // A second fan-out of events 2 and 3 (a crash between insert and flag, or a second worker).
+    const again = [2, 3].map((n) => newDelivery({ accountId: "acc_1", hookId: "hook_1", eventId: `evt_${n}`, eventSequence: n, now: T1 }));
+    await t.db.write((m) => insertDeliveries(m, again));
+    const back = await t.db.read((m) => m.find(DeliveryEntity, { order: { eventSequence: "ASC" } }));
+    expect(back.map((d) => [d.eventId, d.id])).toEqual([
+      ["evt_1", first[0].id],
+      ["evt_2", first[1].id],
+      ["evt_3", again[1].id],
+    ]);
+    expect(back[2]).toMatchObject({ status: "PENDING", queued: true, attemptCount: 0, leaseId: null, batched: false });
+    expect(back[2].availableAt.toISOString()).toBe(T1.toISOString());
+  });
 });
