@@ -70,13 +70,26 @@ export class CommitOutcomeUnknownError extends Error {
   }
 }
 
+/** How long a read-back waits for the row lock of a transaction the server has not finished (s). */
+export const READ_BACK_LOCK_WAIT_SECONDS = 5;
+
 /**
  * A {@link WriteOptions.committed} read-back: whether row `id` of `table` exists, read with a
  * locking read (which waits for a transaction the server is still committing or rolling back).
+ * The wait is bounded by `lockWaitSeconds` (default {@link READ_BACK_LOCK_WAIT_SECONDS}) instead
+ * of the server's `innodb_lock_wait_timeout` (50 s by default): a transaction the server still
+ * holds open (its client cut off by a partition) makes it fail with a lock wait timeout, and the
+ * outcome stays unknown. MySQL only, like every read-back.
  */
-export async function lockedRowExists(manager: EntityManager, table: "events" | "hooks", id: string): Promise<boolean> {
-  const rows = (await manager.query(`SELECT id FROM ${table} WHERE id = ? LOCK IN SHARE MODE`, [id])) as unknown[];
-  return rows.length === 1;
+export async function lockedRowExists(manager: EntityManager, table: "events" | "hooks", id: string, lockWaitSeconds = READ_BACK_LOCK_WAIT_SECONDS): Promise<boolean> {
+  await manager.query("SET SESSION innodb_lock_wait_timeout = ?", [lockWaitSeconds]);
+  try {
+    const rows = (await manager.query(`SELECT id FROM ${table} WHERE id = ? LOCK IN SHARE MODE`, [id])) as unknown[];
+    return rows.length === 1;
+  } finally {
+    // Back to the server's default: the pooled connection serves other transactions next.
+    await manager.query("SET SESSION innodb_lock_wait_timeout = DEFAULT");
+  }
 }
 
 /** Internal: the read-back found the transaction rolled back, so it may run again. */

@@ -5,6 +5,7 @@
  */
 import { createConnection } from "mysql2/promise";
 import { afterEach, describe, expect, it } from "vitest";
+import { lockedRowExists } from "../../src/db/index.js";
 import { openTestDb } from "../helpers/db.js";
 
 describe("connections lost on mysql", () => {
@@ -53,4 +54,32 @@ describe("connections lost on mysql", () => {
     expect(await t.db.read((m) => m.query("SELECT 1 AS one"))).toEqual([{ one: 1 }]);
     expect(await t.db.write((m) => m.query("SELECT 2 AS two"))).toEqual([{ two: 2 }]);
   });
+
+  it("reads a commit's outcome back with a bounded lock wait, and leaves the session's timeout as it was", async () => {
+    const t = await openTestDb("mysql");
+    close = t.close;
+    // Another connection inserts a row and keeps its transaction open, as a transaction the
+    // server has not finished (its client cut off) would.
+    const holder = await createConnection({ uri: t.url });
+    try {
+      await holder.query("START TRANSACTION");
+      await holder.query("INSERT INTO events (id, account_id, sequence, type, source, occurred_at, data, fanout_pending) VALUES ('evt_open', 'acc_x', 1, 'contact.created', 'api', NOW(3), '{}', 0)");
+      const waited = t.db.write((m) => lockedRowExists(m, "events", "evt_open", 1));
+      await expect(waited).rejects.toMatchObject({ driverError: { code: "ER_LOCK_WAIT_TIMEOUT" } });
+      // Once that transaction ends, the read-back answers: rolled back, then committed.
+      await holder.query("ROLLBACK");
+      expect(await t.db.write((m) => lockedRowExists(m, "events", "evt_open", 1))).toBe(false);
+      await holder.query("INSERT INTO events (id, account_id, sequence, type, source, occurred_at, data, fanout_pending) VALUES ('evt_open', 'acc_x', 1, 'contact.created', 'api', NOW(3), '{}', 0)");
+      expect(await t.db.write((m) => lockedRowExists(m, "events", "evt_open", 1))).toBe(true);
+      const [[{ global }]] = (await holder.query("SELECT @@GLOBAL.innodb_lock_wait_timeout AS global")) as unknown as [[{ global: number }]];
+      const session = await t.db.write(async (m) => {
+        await lockedRowExists(m, "events", "evt_open", 1);
+        return ((await m.query("SELECT @@SESSION.innodb_lock_wait_timeout AS s")) as Array<{ s: number }>)[0].s;
+      });
+      expect(Number(session)).toBe(Number(global));
+      expect(Number(global)).not.toBe(1);
+    } finally {
+      await holder.end();
+    }
+  }, 20_000);
 });
