@@ -132,7 +132,7 @@ describe("a connection lost around COMMIT on mysql", () => {
   it("closes a graphql-ws connection with 1013 while the key cannot be checked; the client's retry then subscribes", async () => {
     const { t, proxy } = await setup();
     proxy.setDown(true);
-    const live = liveClient(t.url, t.apiKey, { retryAttempts: 20 });
+    const live = liveClient(t.url, t.apiKey, { retryAttempts: 200 });
     const stream = collect(live, `subscription { events { type } }`);
     await waitFor(() => live.closes.length > 0, { message: "first connection closed" });
     expect(live.closes[0]).toEqual({ code: 1013, reason: "Service unavailable: retry later" });
