@@ -38,16 +38,20 @@ export async function queueStats(db: Db, now: Date): Promise<QueueStats> {
       .setParameters({ now, parked: PARKED_UNTIL })
       .getRawOne<{ total: string | number; due: string | number; parked: string | number }>();
     const [total, due, parked] = [counts?.total, counts?.due, counts?.parked].map((n) => Number(n ?? 0));
-    const oldest = await m
-      .createQueryBuilder(DeliveryEntity, "d")
-      .select(["d.id", "d.availableAt"])
-      .where("d.queued = 1")
-      .orderBy("d.queued")
-      .addOrderBy("d.available_at", "ASC")
-      .addOrderBy("d.id", "ASC")
-      .take(1)
-      .getOne();
-    const dueSince = due > 0 && oldest && oldest.availableAt.getTime() <= now.getTime() ? oldest.availableAt.getTime() : null;
+    // Nothing due, no lag: the oldest row is read only when there is one to age.
+    const oldest =
+      due > 0
+        ? await m
+            .createQueryBuilder(DeliveryEntity, "d")
+            .select(["d.id", "d.availableAt"])
+            .where("d.queued = 1")
+            .orderBy("d.queued")
+            .addOrderBy("d.available_at", "ASC")
+            .addOrderBy("d.id", "ASC")
+            .take(1)
+            .getOne()
+        : null;
+    const dueSince = oldest && oldest.availableAt.getTime() <= now.getTime() ? oldest.availableAt.getTime() : null;
 
     const backlog = Number(
       (await m.createQueryBuilder(EventEntity, "e").select("COUNT(*)", "n").where("e.fanout_pending = 1").getRawOne<{ n: string | number }>())?.n ?? 0,
