@@ -51,7 +51,7 @@ export function makeFormatError(logger: Logger, options: { hideSuggestions?: boo
     const infra = databaseFailureCode(original);
     if (infra) {
       logger.error({ err: original, requestId, path: formatted.path, code: infra }, "database failure in a GraphQL request");
-      return { message: `${ERROR_CODES[infra]} (reference ${requestId})`, path: formatted.path, extensions: { code: infra, requestId } };
+      return { ...databaseFailure(infra, requestId), path: formatted.path };
     }
     logger.error({ err: original, requestId, path: formatted.path }, "unexpected error in a GraphQL request");
     return {
@@ -71,12 +71,17 @@ export function databaseFailureCode(error: unknown): "COMMIT_OUTCOME_UNKNOWN" | 
   return isDatabaseUnavailable(error) ? "SERVICE_UNAVAILABLE" : null;
 }
 
+/** The error a client gets for a {@link databaseFailureCode}: the code's meaning and the request id as its reference. */
+export function databaseFailure(code: "COMMIT_OUTCOME_UNKNOWN" | "SERVICE_UNAVAILABLE", requestId: string): { message: string; extensions: { code: string; requestId: string } } {
+  return { message: `${ERROR_CODES[code]} (reference ${requestId})`, extensions: { code, requestId } };
+}
+
 /**
  * SERVICE_UNAVAILABLE for a request that could not even be authenticated (the database is
  * down): HTTP 503 with `Retry-After`, the request id in the message and in `extensions`.
  */
 export function serviceUnavailable(requestId: string): AppError {
-  return new AppError("SERVICE_UNAVAILABLE", `${ERROR_CODES.SERVICE_UNAVAILABLE} (reference ${requestId})`, {
+  return new AppError("SERVICE_UNAVAILABLE", databaseFailure("SERVICE_UNAVAILABLE", requestId).message, {
     http: 503,
     headers: { "retry-after": String(SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS) },
     extra: { requestId },

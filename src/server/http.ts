@@ -8,7 +8,7 @@ import { apiKeyFromHeaders, authenticate } from "../accounts/account.service.js"
 import { unauthenticated } from "../shared/errors.js";
 import { requestScope } from "../shared/request-scope.js";
 import type { Deps, GraphQLContext } from "./context.js";
-import { databaseFailureCode, makeFormatError, serviceUnavailable, SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS } from "./format-error.js";
+import { databaseFailure, databaseFailureCode, makeFormatError, serviceUnavailable, SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS } from "./format-error.js";
 import { costLimitPlugin, limitRules, noSubscriptionsOverHttpPlugin } from "./limits.js";
 import { createRateLimiter, rateLimited } from "./rate-limit.js";
 import { observeRequest } from "./observe-request.js";
@@ -167,7 +167,7 @@ export async function startHttpServer(deps: Deps, schema: GraphQLSchema, options
         if (res.headersSent) res.destroy();
         else if (databaseFailureCode(error) === "SERVICE_UNAVAILABLE") {
           res.setHeader("retry-after", String(SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS));
-          sendJson(res, 503, { errors: [{ message: serviceUnavailable(requestId).message, extensions: { code: "SERVICE_UNAVAILABLE", requestId } }] });
+          sendJson(res, 503, { errors: [databaseFailure("SERVICE_UNAVAILABLE", requestId)] });
         } else sendJson(res, 500, { errors: [{ message: `Internal server error (reference ${requestId})`, extensions: { code: "INTERNAL_SERVER_ERROR", requestId } }] });
       }
     });
