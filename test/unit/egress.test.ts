@@ -465,7 +465,8 @@ describe("egress guard: injected dialer", () => {
       silent.push(socket);
       return socket;
     };
-    const http = new HttpClient({ connectTimeoutMs: 900, requestTimeoutMs: 5_000, egress: { resolve, dial } });
+    // Three addresses are dialled by 500 ms (250 ms apart); the timeout leaves a second of margin.
+    const http = new HttpClient({ connectTimeoutMs: 1_500, requestTimeoutMs: 5_000, egress: { resolve, dial } });
     cleanups.push(() => http.close());
     const res = await http.post("http://silent.test/hook", {}, "{}");
     expect(res.statusCode).toBeUndefined();
